@@ -1,0 +1,221 @@
+"""Build an :class:`Architecture` from a Hugging Face ``config.json`` (read locally, never fetched)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from scalewall._errors import CatalogFileError, InvalidParameter
+from scalewall.arch.model import Architecture
+
+__all__ = ["SUPPORTED_MODEL_TYPES", "from_hf_config"]
+
+
+class _Reader:
+    """Typed access to a config dict; every failure names the key and the file."""
+
+    def __init__(self, config: Mapping[str, Any], origin: str) -> None:
+        self.config, self.origin = config, origin
+
+    def int(self, *keys: str, default: int | None = None) -> int:
+        for key in keys:
+            value = self.config.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise CatalogFileError(
+                    f"{self.origin}: {key} must be a positive integer, got {value!r}"
+                )
+            return value
+        if default is not None:
+            return default
+        raise CatalogFileError(f"{self.origin}: missing required key {' or '.join(keys)!r}")
+
+    def opt_int(self, *keys: str) -> int | None:
+        return self.int(*keys, default=0) or None
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.config.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise CatalogFileError(f"{self.origin}: {key} must be true or false, got {value!r}")
+        return value
+
+
+def _llama_like(r: _Reader, **extra: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(
+        n_layers=r.int("num_hidden_layers"),
+        hidden_size=r.int("hidden_size"),
+        n_heads=r.int("num_attention_heads"),
+        n_kv_heads=r.int("num_key_value_heads", default=r.int("num_attention_heads")),
+        head_dim=r.opt_int("head_dim"),
+        ffn_size=r.int("intermediate_size"),
+        vocab_size=r.int("vocab_size"),
+        tied_embeddings=r.bool("tie_word_embeddings", False),
+        max_seq_len=r.int("max_position_embeddings", default=2048),
+        mlp="swiglu",
+        norm="rmsnorm",
+        position="rope",
+    )
+    fields.update(extra)
+    return fields
+
+
+def _mistral(r: _Reader) -> dict[str, Any]:
+    return _llama_like(r, sliding_window=r.opt_int("sliding_window"))
+
+
+def _mixtral(r: _Reader) -> dict[str, Any]:
+    return _llama_like(
+        r,
+        sliding_window=r.opt_int("sliding_window"),
+        n_experts=r.int("num_local_experts"),
+        n_active_experts=r.int("num_experts_per_tok"),
+    )
+
+
+def _qwen2(r: _Reader) -> dict[str, Any]:
+    return _llama_like(r, qkv_bias=True)
+
+
+def _gpt2(r: _Reader) -> dict[str, Any]:
+    h = r.int("n_embd")
+    return dict(
+        n_layers=r.int("n_layer"),
+        hidden_size=h,
+        n_heads=r.int("n_head"),
+        ffn_size=r.int("n_inner", default=4 * h),
+        vocab_size=r.int("vocab_size"),
+        max_seq_len=r.int("n_positions", default=1024),
+        tied_embeddings=r.bool("tie_word_embeddings", True),
+        mlp="gelu",
+        norm="layernorm",
+        position="learned",
+        bias=True,
+    )
+
+
+def _gpt_neox(r: _Reader) -> dict[str, Any]:
+    return dict(
+        n_layers=r.int("num_hidden_layers"),
+        hidden_size=r.int("hidden_size"),
+        n_heads=r.int("num_attention_heads"),
+        ffn_size=r.int("intermediate_size"),
+        vocab_size=r.int("vocab_size"),
+        max_seq_len=r.int("max_position_embeddings", default=2048),
+        tied_embeddings=r.bool("tie_word_embeddings", False),
+        parallel_block=r.bool("use_parallel_residual", True),
+        mlp="gelu",
+        norm="layernorm",
+        position="rope",
+        bias=True,
+    )
+
+
+def _falcon(r: _Reader) -> dict[str, Any]:
+    h = r.int("hidden_size")
+    n_heads = r.int("num_attention_heads", "n_head")
+    if r.bool("new_decoder_architecture", False):
+        kv = r.int("num_kv_heads", "n_head_kv", default=n_heads)
+    else:
+        kv = 1 if r.bool("multi_query", True) else n_heads
+    return dict(
+        n_layers=r.int("num_hidden_layers", "n_layer"),
+        hidden_size=h,
+        n_heads=n_heads,
+        n_kv_heads=kv,
+        ffn_size=r.int("ffn_hidden_size", default=4 * h),
+        vocab_size=r.int("vocab_size"),
+        max_seq_len=r.int("max_position_embeddings", default=2048),
+        tied_embeddings=r.bool("tie_word_embeddings", True),
+        parallel_block=r.bool("parallel_attn", True),
+        bias=r.bool("bias", False),
+        mlp="gelu",
+        norm="layernorm",
+        position="alibi" if r.bool("alibi", False) else "rope",
+    )
+
+
+def _deepseek_v3(r: _Reader) -> dict[str, Any]:
+    return _llama_like(
+        r,
+        n_kv_heads=r.int("num_attention_heads"),
+        n_experts=r.int("n_routed_experts"),
+        n_active_experts=r.int("num_experts_per_tok"),
+        n_shared_experts=r.int("n_shared_experts", default=0) if r.config.get(
+            "n_shared_experts") else 0,
+        moe_ffn_size=r.int("moe_intermediate_size"),
+        n_dense_layers=int(r.config.get("first_k_dense_replace") or 0),
+        q_lora_rank=int(r.config.get("q_lora_rank") or 0),
+        kv_lora_rank=r.int("kv_lora_rank"),
+        qk_nope_head_dim=r.int("qk_nope_head_dim"),
+        qk_rope_head_dim=r.int("qk_rope_head_dim"),
+        v_head_dim=r.int("v_head_dim"),
+    )
+
+
+_FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
+    "llama": _llama_like,
+    "mistral": _mistral,
+    "mixtral": _mixtral,
+    "qwen2": _qwen2,
+    "olmo2": _llama_like,
+    "gpt2": _gpt2,
+    "gpt_neox": _gpt_neox,
+    "falcon": _falcon,
+    "RefinedWeb": _falcon,
+    "RefinedWebModel": _falcon,
+    "deepseek_v3": _deepseek_v3,
+    "deepseek_v2": _deepseek_v3,
+}
+SUPPORTED_MODEL_TYPES: tuple[str, ...] = tuple(_FAMILIES)
+
+
+def from_hf_config(
+    source: str | Path | Mapping[str, Any], *, name: str | None = None
+) -> Architecture:
+    """Read a Hugging Face ``config.json`` (a file, a folder holding one, or a parsed dict).
+
+    Supported ``model_type`` values: Llama, Mistral, Mixtral, Qwen2, OLMo 2, GPT-2, GPT-NeoX,
+    Falcon and DeepSeek-V2/V3. The file is parsed as JSON only; nothing is executed.
+
+    Raises
+    ------
+    CatalogFileError
+        The file is missing, is not JSON, lacks a key or has an unsupported ``model_type``.
+    """
+    if isinstance(source, Mapping):
+        config, origin = source, "config"
+    else:
+        path = Path(source)
+        if path.is_dir():
+            path = path / "config.json"
+        origin = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogFileError(f"{origin}: cannot read config.json ({exc.strerror})") from None
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CatalogFileError(
+                f"{origin}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+        if not isinstance(config, dict):
+            raise CatalogFileError(f"{origin}: expected a JSON object at the top level")
+    model_type = config.get("model_type")
+    family = _FAMILIES.get(str(model_type))
+    if family is None:
+        raise CatalogFileError(
+            f"{origin}: model_type {model_type!r} is not supported; supported: "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    fields = family(_Reader(config, origin))
+    label = name or str(config.get("_name_or_path") or model_type)
+    try:
+        return Architecture(id=label.lower(), name=label, family=str(model_type), **fields)
+    except InvalidParameter as exc:
+        raise CatalogFileError(f"{origin}: {exc}") from None
