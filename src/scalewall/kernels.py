@@ -1,0 +1,152 @@
+"""Achievable time of one kernel: matrix multiplies by tile and wave, streams by bandwidth.
+
+The datasheet rate is not the achievable one. A matrix multiply is cut into output tiles that
+run one per compute unit (SM); the tiles run in *waves*, and a last partial wave leaves units
+idle (wave quantization), each wave pays a prologue and epilogue, and large GEMMs run below
+peak because clocks drop under the power limit. A memory-bound kernel moves its bytes at the
+achievable share of memory bandwidth. Time is the larger of the two (roofline), plus a launch.
+
+References
+----------
+.. [1] NVIDIA, "Matrix Multiplication Background User's Guide" (tile and wave quantization),
+   https://docs.nvidia.com/deeplearning/performance/dl-performance-matrix-multiplication/
+.. [2] S. Williams, A. Waterman, D. Patterson, "Roofline: an insightful visual performance
+   model for multicore architectures", CACM 52(4), 2009, doi:10.1145/1498765.1498785.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalewall._types import ArrayLike, FloatArray
+from scalewall.hardware import Accelerator, PlannerDefaults
+from scalewall.units import BYTES_PER_ELEMENT
+
+__all__ = ["DeviceRates", "device_rates", "matmul_time_s", "stream_time_s"]
+
+# Output tile shapes a GEMM library chooses between (rows, cols). Smaller tiles fill more
+# compute units on small problems but reuse each loaded operand less: their sustained rate is
+# scaled by the tile's arithmetic intensity tm*tn/(tm+tn) relative to the largest tile, through
+# a saturating curve i/(i + _TILE_INTENSITY_HALF).
+_TILES = np.array([(128.0, 256.0), (256.0, 128.0), (128.0, 128.0), (64.0, 128.0), (64.0, 64.0)])
+_TILE_INTENSITY_HALF = 8.0
+
+
+def _tile_efficiency() -> FloatArray:
+    intensity = _TILES[:, 0] * _TILES[:, 1] / (_TILES[:, 0] + _TILES[:, 1])
+    curve = intensity / (intensity + _TILE_INTENSITY_HALF)
+    return curve / curve.max()
+
+
+_TILE_EFF = _tile_efficiency()
+# GPUs without a published compute-unit count are treated as this many units: large enough
+# that wave quantization vanishes, as on systolic-array chips (TPU, Trainium) that tile
+# differently.
+_DEFAULT_UNITS = 1024
+
+
+@dataclass(frozen=True)
+class DeviceRates:
+    """Achievable rates of one device at one precision, in SI units.
+
+    Built by :func:`device_rates` from a catalog accelerator and the planner constants; a
+    calibration (``scalewall calibrate``) replaces the efficiencies with measured ones.
+    """
+
+    peak_flop_per_s: float
+    matmul_efficiency: float
+    n_compute_units: int
+    memory_bandwidth_bytes_per_s: float  # achievable, not datasheet
+    scale_up_bytes_per_s: float  # achievable bus bandwidth per direction
+    scale_up_domain: int
+    scale_out_bytes_per_s: float
+    devices_per_node: int
+    attention_flop_per_s: float
+    wave_overhead_s: float
+    kernel_launch_s: float
+    collective_latency_s: float
+    bytes_per_element: float
+    calibrated: bool = False
+
+
+def device_rates(
+    accelerator: Accelerator, defaults: PlannerDefaults, *, precision: str = "bf16"
+) -> DeviceRates:
+    """Achievable rates of ``accelerator`` at ``precision`` (datasheet x sourced efficiencies)."""
+    peak = accelerator.peak(precision)
+    efficiency = accelerator.matmul_efficiency or defaults.matmul_efficiency
+    # Chips without a separate scale-out network reach other nodes through the scale-up one.
+    scale_out = accelerator.scale_out_bytes_per_s or accelerator.scale_up_bytes_per_s
+    return DeviceRates(
+        peak_flop_per_s=peak,
+        matmul_efficiency=efficiency,
+        n_compute_units=accelerator.n_compute_units or _DEFAULT_UNITS,
+        memory_bandwidth_bytes_per_s=accelerator.memory_bandwidth_bytes_per_s
+        * defaults.memory_bandwidth_efficiency,
+        scale_up_bytes_per_s=accelerator.scale_up_bytes_per_s * defaults.scale_up_efficiency,
+        scale_up_domain=max(accelerator.scale_up_domain, 1),
+        scale_out_bytes_per_s=scale_out * defaults.scale_out_efficiency,
+        devices_per_node=accelerator.devices_per_node,
+        attention_flop_per_s=peak * defaults.attention_efficiency,
+        wave_overhead_s=defaults.wave_overhead_s,
+        kernel_launch_s=defaults.kernel_launch_s,
+        collective_latency_s=defaults.collective_latency_s,
+        bytes_per_element=BYTES_PER_ELEMENT[precision if precision != "fp8" else "bf16"],
+    )
+
+
+def matmul_time_s(
+    m: ArrayLike, n: ArrayLike, k: ArrayLike, rates: DeviceRates, *, batch: ArrayLike = 1.0,
+    operand_bytes: float | None = None,
+) -> FloatArray:
+    """Time of a (batched) matrix multiply ``[m, k] x [k, n]`` [s].
+
+    Parameters
+    ----------
+    m, n, k : [elements] problem sizes; scalars or arrays that broadcast.
+    rates : DeviceRates
+    batch : independent multiplies in one launch (attention heads).
+    operand_bytes : bytes per element of inputs and output; default the rates' precision.
+
+    Returns
+    -------
+    time [s], the array shape of the broadcast inputs.
+
+    Notes
+    -----
+    For each candidate tile :math:`(t_m, t_n)`, the number of waves is
+    :math:`\\lceil \\lceil m/t_m \\rceil \\lceil n/t_n \\rceil b / U \\rceil` on :math:`U` units;
+    each wave takes :math:`2 t_m t_n k / (\\eta_{tile} \\eta R / U) + t_{wave}`; the library is
+    assumed to pick the fastest tile. The memory bound is
+    :math:`(mk + kn + mn) b_e / B`. Time is the larger, plus a launch [1]_.
+
+    Examples
+    --------
+    >>> from scalewall.catalog import load_catalog
+    >>> cat = load_catalog()
+    >>> r = device_rates(cat.accelerator("h200-sxm"), cat.defaults)
+    >>> t = matmul_time_s(8192, 8192, 8192, r)
+    >>> round(float(2 * 8192**3 / t / 1e12))  # measured on one H200: 725 TFLOP/s
+    705
+    """
+    m_, n_, k_, b_ = (np.asarray(x, dtype=float)[..., None] for x in (m, n, k, batch))
+    tm, tn = _TILES[:, 0], _TILES[:, 1]  # (tiles,)
+    units = float(rates.n_compute_units)
+    per_unit = rates.peak_flop_per_s * rates.matmul_efficiency / units
+    tiles = np.ceil(m_ / tm) * np.ceil(n_ / tn) * b_
+    waves = np.ceil(tiles / units)
+    wave_s = 2.0 * tm * tn * k_ / (per_unit * _TILE_EFF) + rates.wave_overhead_s
+    compute_s = (waves * wave_s).min(axis=-1)
+    element = rates.bytes_per_element if operand_bytes is None else operand_bytes
+    bytes_moved = (m_ * k_ + k_ * n_ + m_ * n_)[..., 0] * b_[..., 0] * element
+    memory_s = bytes_moved / rates.memory_bandwidth_bytes_per_s
+    out: FloatArray = np.maximum(compute_s, memory_s) + rates.kernel_launch_s
+    return out
+
+
+def stream_time_s(n_bytes: ArrayLike, rates: DeviceRates) -> FloatArray:
+    """Time to stream ``n_bytes`` through device memory at the achievable bandwidth [s]."""
+    out: FloatArray = np.asarray(n_bytes, dtype=float) / rates.memory_bandwidth_bytes_per_s
+    return out

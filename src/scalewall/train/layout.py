@@ -1,0 +1,153 @@
+"""Parallel layout of a training run and the rules that make one buildable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scalewall._errors import InvalidLayout, InvalidParameter
+from scalewall.arch.model import Architecture
+from scalewall.units import PRECISIONS
+
+__all__ = ["RECIPES", "RECOMPUTE", "Layout", "check_layout", "recipe_for"]
+
+#: Activation recomputation modes, coded 0/1/2 in the vectorized kernels.
+RECOMPUTE: tuple[str, ...] = ("none", "selective", "full")
+#: Mixed-precision bookkeeping of the training framework:
+#: ``megatron``: bf16 weights, fp32 master weights, a persistent fp32 gradient buffer, Adam
+#: moments in fp32 (18 bytes per parameter; Megatron-LM, NeMo, DeepSpeed);
+#: ``pytorch``: fp32 weights under autocast with bf16 copies cached per step, fp32 gradients
+#: allocated during backward, Adam moments in fp32 (PyTorch AMP, FSDP with fp32 shards).
+RECIPES: tuple[str, ...] = ("megatron", "pytorch")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a training step is split over devices, and the memory-saving options in force.
+
+    Parallel degrees: tensor ``tp``, pipeline ``pp`` (``vpp`` virtual stages per device for the
+    interleaved schedule), data ``dp``, context ``cp`` and expert ``ep`` (carved out of
+    ``dp * cp``). ``global_batch`` and ``micro_batch`` are in sequences.
+    """
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    sp: bool = False
+    vpp: int = 1
+    micro_batch: int = 1
+    global_batch: int | None = None
+    recompute: str = "none"
+    zero: int = 1
+    flash_attention: bool = True
+    dropout: bool = False
+    precision: str = "bf16"
+    recipe: str = "auto"
+    overlap_grad_reduce: bool = True
+
+    @property
+    def n_devices(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+    @property
+    def n_microbatches(self) -> int:
+        """Micro-batches per step on each pipeline."""
+        return (self.global_batch or self.micro_batch * self.dp) // (self.micro_batch * self.dp)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recipe_for(layout: Layout) -> str:
+    """The framework bookkeeping in force: ``auto`` means Megatron-style under model
+    parallelism (tensor or pipeline), plain PyTorch AMP otherwise."""
+    if layout.recipe != "auto":
+        return layout.recipe
+    return "megatron" if layout.tp * layout.pp > 1 else "pytorch"
+
+
+def _positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameter(f"layout.{name} must be a positive integer, got {value!r}")
+
+
+def check_layout(
+    arch: Architecture, layout: Layout, *, n_devices: int, seq_len: int
+) -> Layout:
+    """Check that ``layout`` can be built for ``arch`` on ``n_devices``; return it with the
+    global batch filled in. Every error names the field, the rule and the values.
+
+    Raises
+    ------
+    InvalidLayout
+        Divisibility or device-count rules broken.
+    InvalidParameter
+        A non-positive degree, an unknown mode or precision.
+    """
+    for name in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch"):
+        _positive(name, getattr(layout, name))
+    _positive("devices", n_devices)
+    _positive("seq_len", seq_len)
+    if layout.global_batch is not None:
+        _positive("global_batch", layout.global_batch)
+    if layout.recompute not in RECOMPUTE:
+        raise InvalidParameter(
+            f"layout.recompute must be one of {', '.join(RECOMPUTE)}, got {layout.recompute!r}"
+        )
+    if layout.recipe not in (*RECIPES, "auto"):
+        raise InvalidParameter(
+            f"layout.recipe must be one of auto, {', '.join(RECIPES)}, got {layout.recipe!r}"
+        )
+    if layout.precision not in PRECISIONS or layout.precision not in ("bf16", "fp16", "fp8"):
+        raise InvalidParameter(
+            f"training precision must be one of bf16, fp16, fp8, got {layout.precision!r}"
+        )
+    if isinstance(layout.zero, bool) or layout.zero not in (0, 1, 2, 3):
+        raise InvalidParameter(f"layout.zero must be 0, 1, 2 or 3, got {layout.zero!r}")
+    tp, pp, dp, cp, ep = layout.tp, layout.pp, layout.dp, layout.cp, layout.ep
+    if tp * pp * dp * cp != n_devices:
+        raise InvalidLayout(
+            f"devices must equal tp*pp*dp*cp: {tp}*{pp}*{dp}*{cp} = {tp * pp * dp * cp}, "
+            f"got devices={n_devices}"
+        )
+    if arch.n_heads % tp:
+        raise InvalidLayout(f"tp={tp} must divide the attention heads ({arch.n_heads})")
+    if arch.kv_heads % tp and tp % arch.kv_heads:
+        raise InvalidLayout(
+            f"tp={tp} must divide, or be a multiple of, the key/value heads ({arch.kv_heads})"
+        )
+    stages = pp * layout.vpp
+    if arch.n_layers < stages or all((arch.n_layers + extra) % stages for extra in (0, 1, 2)):
+        raise InvalidLayout(
+            f"pp*vpp={stages} must divide the layers ({arch.n_layers}), or divide them plus one "
+            f"or two (a lighter first and last stage)"
+        )
+    if layout.vpp > 1 and pp == 1:
+        raise InvalidLayout(f"vpp={layout.vpp} (interleaving) needs pp > 1, got pp=1")
+    if seq_len % cp:
+        raise InvalidLayout(f"cp={cp} must divide the sequence length ({seq_len})")
+    if seq_len > arch.max_seq_len:
+        raise InvalidParameter(
+            f"seq_len={seq_len} exceeds the model's maximum context ({arch.max_seq_len})"
+        )
+    if ep > 1:
+        if not arch.is_moe:
+            raise InvalidLayout(f"ep={ep} needs a mixture-of-experts model; {arch.label} is dense")
+        if arch.n_experts % ep:
+            raise InvalidLayout(f"ep={ep} must divide the experts ({arch.n_experts})")
+        if (dp * cp) % ep:
+            raise InvalidLayout(f"ep={ep} must divide dp*cp={dp * cp}")
+    global_batch = layout.global_batch or layout.micro_batch * dp
+    if global_batch % (layout.micro_batch * dp):
+        raise InvalidLayout(
+            f"global_batch={global_batch} must be divisible by micro_batch*dp="
+            f"{layout.micro_batch}*{dp}={layout.micro_batch * dp}"
+        )
+    m = global_batch // (layout.micro_batch * dp)
+    if layout.vpp > 1 and m % pp:
+        raise InvalidLayout(
+            f"the interleaved schedule needs micro-batches per step ({m}) divisible by pp={pp}"
+        )
+    return Layout(**{**layout.to_dict(), "global_batch": global_batch})

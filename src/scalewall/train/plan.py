@@ -1,0 +1,253 @@
+"""A whole training run: layout, memory, step time, duration, energy, carbon, cost and data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scalewall._errors import InvalidLayout, InvalidParameter
+from scalewall.arch.counts import model_flop_per_token, n_active_params, n_params
+from scalewall.arch.model import Architecture
+from scalewall.catalog import Catalog, get_catalog
+from scalewall.footprint import Footprint, run_footprint
+from scalewall.hardware import Accelerator
+from scalewall.kernels import DeviceRates, device_rates
+from scalewall.train.layout import Layout, check_layout, recipe_for
+from scalewall.train.memory import MemoryBreakdown, training_memory
+from scalewall.train.search import search_layouts
+from scalewall.train.step import StepBreakdown, training_step
+from scalewall.units import DAY_S
+
+__all__ = ["DataBudget", "TrainingPlan", "plan_training"]
+
+# Default global batch when none is given: about 4M tokens, as GPT-3 175B (3.2M), Llama 2
+# (4M) and OLMo 2 (4M) used; 16M tokens from 4,096 devices up, as Llama 3 405B used on
+# 8,192-16,384 H100 (Llama Team 2024, Table 4).
+_BATCH_TOKENS_SMALL = 4 * 2**20
+_BATCH_TOKENS_LARGE = 16 * 2**20
+# When the device count is left to the planner: the smallest power of two (from 8) that
+# finishes the run within about three months, the length of the frontier runs above.
+_TARGET_DURATION_S = 90 * DAY_S
+
+
+@dataclass(frozen=True)
+class DataBudget:
+    """Tokens the run needs against the tokens available."""
+
+    tokens_needed: float
+    tokens_available: float
+    epochs: float  # passes over the available unique tokens
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(tokens_needed=self.tokens_needed, tokens_available=self.tokens_available,
+                    epochs=self.epochs, source=self.source)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything the planner predicts for one training run (all values in SI units)."""
+
+    model: Architecture
+    accelerator: Accelerator
+    layout: Layout
+    recipe: str
+    n_devices: int
+    seq_len: int
+    n_tokens: float
+    memory: MemoryBreakdown
+    step: StepBreakdown
+    footprint: Footprint
+    data: DataBudget
+    rates: DeviceRates
+    layout_searched: bool
+    region: str
+
+    @property
+    def n_steps(self) -> float:
+        return self.n_tokens / float(self.step.tokens_per_step)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.id, "hardware": self.accelerator.id,
+            "n_devices": self.n_devices, "seq_len": self.seq_len, "n_tokens": self.n_tokens,
+            "n_params": n_params(self.model), "n_active_params": n_active_params(self.model),
+            "train_flop": float(model_flop_per_token(self.model, self.seq_len)) * self.n_tokens,
+            "n_steps": self.n_steps,
+            "layout": self.layout.to_dict(), "recipe": self.recipe,
+            "layout_searched": self.layout_searched,
+            "calibrated": self.rates.calibrated,
+            "region": self.region,
+            "memory": self.memory.to_dict(), "step": self.step.to_dict(),
+            "footprint": self.footprint.to_dict(), "data": self.data.to_dict(),
+            "note": ("calibrated on measured runs of this device" if self.rates.calibrated else
+                     "uncalibrated: datasheet rates with sourced efficiencies; see "
+                     "`scalewall validate` for the accuracy on published runs"),
+        }
+
+
+def _positive_number(name: str, value: Any, *, integer: bool = False) -> None:
+    bad = isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value)
+    if bad or value <= 0 or (integer and int(value) != value):
+        kind = "a positive integer" if integer else "a positive number"
+        raise InvalidParameter(f"{name} must be {kind}, got {value!r}")
+
+
+def _evaluate(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: Catalog,
+              layout: Layout, recipe: str, seq_len: int) -> tuple[StepBreakdown,
+                                                                   MemoryBreakdown]:
+    mem = training_memory(
+        arch, cat.defaults, capacity_bytes=accel.memory_bytes, seq_len=seq_len, tp=layout.tp,
+        pp=layout.pp, dp=layout.dp, cp=layout.cp, ep=layout.ep, sp=int(layout.sp),
+        vpp=layout.vpp, micro_batch=layout.micro_batch, n_microbatches=layout.n_microbatches,
+        recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
+        flash_attention=layout.flash_attention, dropout=layout.dropout,
+        precision=layout.precision, recipe=recipe,
+    )
+    step = training_step(
+        arch, rates, seq_len=seq_len, global_batch=layout.global_batch or layout.micro_batch,
+        tp=layout.tp, pp=layout.pp, dp=layout.dp, cp=layout.cp, ep=layout.ep,
+        sp=int(layout.sp), vpp=layout.vpp, micro_batch=layout.micro_batch,
+        recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
+        flash_attention=layout.flash_attention, dropout=layout.dropout, recipe=recipe,
+        overlap_grad_reduce=layout.overlap_grad_reduce,
+        peak_bf16_flop_per_s=accel.peak_flop_per_s.get("bf16"),
+    )
+    return step, mem
+
+
+def plan_training(
+    model: str | Architecture,
+    hardware: str | Accelerator,
+    *,
+    n_devices: int | None = None,
+    n_tokens: float | None = None,
+    seq_len: int | None = None,
+    global_batch: int | None = None,
+    layout: Layout | None = None,
+    fixed: dict[str, Any] | None = None,
+    region: str | None = None,
+    pue: float | str | None = None,
+    unique_tokens: float | None = None,
+    rates: DeviceRates | None = None,
+    catalog: Catalog | None = None,
+) -> TrainingPlan:
+    """Plan a training run of ``model`` on ``n_devices`` of ``hardware``.
+
+    Parameters
+    ----------
+    model, hardware : catalog names (or objects).
+    n_devices : devices; default the smallest power of two from 8 that trains in about 90 days.
+    n_tokens : training tokens; default the model's published count, else 20 per parameter.
+    seq_len : [tokens]; default the model's pre-training length.
+    global_batch : [sequences]; default about 4M tokens (16M from 4,096 devices).
+    layout : a complete layout to evaluate as given (checked), or
+    fixed : layout fields to pin (``tp``, ``pp``, ``recompute`` ...) while the planner
+        searches the rest for the fastest layout that fits.
+    region : grid region for carbon and electricity price; pue : a number or a preset name.
+    unique_tokens : tokens available (default the public text stock, Villalobos et al. 2024).
+
+    Raises
+    ------
+    UnknownCatalogEntry, InvalidParameter, InvalidLayout
+    """
+    cat = catalog or get_catalog()
+    arch = cat.model(model) if isinstance(model, str) else model
+    accel = cat.accelerator(hardware) if isinstance(hardware, str) else hardware
+    seq = seq_len if seq_len is not None else arch.seq_len
+    _positive_number("seq_len", seq, integer=True)
+    tokens = n_tokens if n_tokens is not None else (arch.train_tokens or 20.0 * n_params(arch))
+    _positive_number("tokens", tokens)
+    if n_devices is not None:
+        _positive_number("devices", n_devices, integer=True)
+    if global_batch is not None:
+        _positive_number("global_batch", global_batch, integer=True)
+    base = layout or Layout(**{k: v for k, v in (fixed or {}).items()
+                               if k in ("flash_attention", "dropout", "precision", "recipe",
+                                        "overlap_grad_reduce", "zero")})
+    dev_rates = rates or device_rates(accel, cat.defaults, precision=base.precision)
+
+    if n_devices is None:
+        plan = None
+        for exponent in range(3, 18):
+            try:
+                plan = plan_training(
+                    arch, accel, n_devices=2**exponent, n_tokens=tokens, seq_len=seq,
+                    global_batch=global_batch, layout=layout, fixed=fixed, region=region,
+                    pue=pue, unique_tokens=unique_tokens, rates=rates, catalog=cat,
+                )
+            except InvalidLayout:
+                continue
+            if float(plan.footprint.duration_s) <= _TARGET_DURATION_S:
+                return plan
+        if plan is None:
+            raise InvalidLayout(f"no device count up to 131,072 {accel.id} can train {arch.label}")
+        return plan
+
+    if global_batch is None:
+        target = _BATCH_TOKENS_LARGE if n_devices >= 4096 else _BATCH_TOKENS_SMALL
+        dp_hint = (layout.dp if layout else None) or 1
+        per = dp_hint
+        global_batch = max(per, int(round(target / seq / per)) * per)
+        # round to a multiple of a large power of two so that many data-parallel degrees fit
+        quantum = min(n_devices, 2 ** int(np.log2(max(global_batch, 1))))
+        global_batch = max(quantum, int(round(global_batch / quantum)) * quantum)
+    recipe = recipe_for(base)
+    searched = layout is None
+    if layout is not None:
+        lay = check_layout(arch, Layout(**{**layout.to_dict(), "global_batch": global_batch
+                                           if layout.global_batch is None else
+                                           layout.global_batch}),
+                           n_devices=n_devices, seq_len=seq)
+        recipe = recipe_for(lay)
+        step, mem = _evaluate(arch, accel, dev_rates, cat, lay, recipe, seq)
+    else:
+        pinned = {k: v for k, v in (fixed or {}).items()
+                  if k in ("tp", "pp", "dp", "cp", "ep", "sp", "vpp", "micro_batch",
+                           "recompute", "zero")}
+        if {"tp", "pp"} <= set(pinned) and base.recipe == "auto":
+            recipe = "megatron" if int(pinned["tp"]) * int(pinned["pp"]) > 1 else "pytorch"
+        lay, _, _ = search_layouts(
+            arch, accel, dev_rates, cat.defaults, n_devices=n_devices, seq_len=seq,
+            global_batch=global_batch, base=base, recipe=recipe, fixed=pinned,
+        )
+        recipe = recipe_for(lay) if base.recipe == "auto" and not ({"tp", "pp"} <= set(pinned)) \
+            else recipe
+        step, mem = _evaluate(arch, accel, dev_rates, cat, lay, recipe, seq)
+
+    d = cat.defaults
+    duration = tokens / float(step.tokens_per_s) / d.goodput
+    busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
+    region_entry = cat.region(region or d.default_region)
+    if isinstance(pue, str):
+        pue_value = cat.pue(pue).pue
+    else:
+        pue_value = pue if pue is not None else d.default_pue
+        if not 1.0 <= pue_value <= 3.0:
+            raise InvalidParameter(f"pue must be in [1, 3], got {pue_value!r}")
+    tdp = accel.tdp_w or 0.0
+    idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
+    fp = run_footprint(
+        n_devices=n_devices, duration_s=duration, activity=busy, tdp_w=tdp, idle_w=idle,
+        host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
+        grid_g_per_j=region_entry.grid_g_per_j,
+        electricity_usd_per_j=region_entry.electricity_usd_per_j,
+        cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
+        capex_overhead_factor=d.capex_overhead_factor,
+        hardware_lifetime_s=d.hardware_lifetime_s,
+    )
+    available = unique_tokens if unique_tokens is not None else d.public_text_stock_tokens
+    if unique_tokens is not None:
+        _positive_number("unique_tokens", unique_tokens)
+    data = DataBudget(
+        tokens_needed=tokens, tokens_available=available, epochs=tokens / available,
+        source="user" if unique_tokens is not None else "Villalobos et al. 2024 public text "
+        "stock (median; 90% CI 100T-1000T)",
+    )
+    return TrainingPlan(
+        model=arch, accelerator=accel, layout=lay, recipe=recipe, n_devices=n_devices,
+        seq_len=seq, n_tokens=tokens, memory=mem, step=step, footprint=fp, data=data,
+        rates=dev_rates, layout_searched=searched, region=region_entry.id,
+    )

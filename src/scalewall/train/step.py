@@ -1,0 +1,319 @@
+"""Time of one training step: GEMMs by shape, memory-bound kernels, collectives, bubble.
+
+Every layout argument may be an array; the result has the broadcast shape. The model is
+per operation (no single fudge factor): each matrix multiply's time comes from its shape on
+the device (:func:`scalewall.kernels.matmul_time_s`), each elementwise kernel's from its bytes,
+each collective's from the link it crosses (:mod:`scalewall.comm`), then the pipeline
+schedule puts them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from scalewall._types import ArrayLike, FloatArray
+from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
+from scalewall.arch.model import Architecture
+from scalewall.comm import (
+    all_gather_time_s,
+    all_reduce_time_s,
+    all_to_all_time_s,
+    group_bandwidth_bytes_per_s,
+    p2p_time_s,
+)
+from scalewall.kernels import DeviceRates, matmul_time_s, stream_time_s
+
+__all__ = ["StepBreakdown", "training_step"]
+
+
+@dataclass(frozen=True)
+class StepBreakdown:
+    """One training step [s] by where the time goes, and the rates that follow."""
+
+    gemm_s: FloatArray  # matrix multiplies on the critical path (recomputation included)
+    attention_s: FloatArray  # attention score/value kernels
+    elementwise_s: FloatArray  # norms, activations, residuals, softmax, loss
+    tp_comm_s: FloatArray  # tensor-parallel collectives (not overlapped)
+    cp_comm_s: FloatArray  # context-parallel exchange not hidden behind attention
+    ep_comm_s: FloatArray  # expert all-to-all
+    pp_comm_s: FloatArray  # pipeline sends
+    bubble_s: FloatArray  # pipeline fill and drain
+    dp_comm_s: FloatArray  # data-parallel gradient sync not hidden behind backward
+    optimizer_s: FloatArray  # optimizer update and weight casts
+    step_s: FloatArray
+    tokens_per_step: FloatArray
+    model_flop_per_step: FloatArray
+    hardware_flop_per_step: FloatArray
+    tokens_per_s: FloatArray
+    model_flop_per_s_per_device: FloatArray
+    hardware_flop_per_s_per_device: FloatArray
+    mfu: FloatArray
+    hfu: FloatArray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
+
+
+def _gemm_fwd_bwd(m: FloatArray, k: FloatArray, n: FloatArray, rates: DeviceRates,
+                  batch: ArrayLike = 1.0) -> tuple[FloatArray, FloatArray]:
+    """Forward ``[m,k]x[k,n]``; backward is the data gradient ``[m,n]x[n,k]`` and the weight
+    gradient ``[k,m]x[m,n]``."""
+    fwd = matmul_time_s(m, n, k, rates, batch=batch)
+    bwd = matmul_time_s(m, k, n, rates, batch=batch) + matmul_time_s(k, n, m, rates, batch=batch)
+    return fwd, bwd
+
+
+def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
+                 ) -> tuple[FloatArray, FloatArray]:
+    """Forward and backward GEMM time of one average layer on one device [s]."""
+    h, a = float(arch.hidden_size), float(arch.n_heads)
+    # (k, n, which side tensor parallelism splits: "n" column-parallel, "k" row-parallel, "")
+    attn: list[tuple[float, float, str]]
+    if arch.is_mla:
+        qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
+        attn = [
+            (h, float(arch.q_lora_rank + arch.kv_lora_rank + arch.qk_rope_head_dim), ""),
+            (float(arch.q_lora_rank or h), a * qk, "n"),
+            (float(arch.kv_lora_rank), a * (arch.qk_nope_head_dim + arch.v_head_dim), "n"),
+            (a * arch.v_head_dim, h, "k"),
+        ]
+    else:
+        d = float(arch.d_head)
+        attn = [(h, (a + 2.0 * arch.kv_heads) * d, "n"), (a * d, h, "k")]
+    if arch.n_ssm_layers:
+        d_in = float(arch.ssm_expand * arch.hidden_size)
+        n_heads = d_in / arch.ssm_head_dim
+        ssm = [(h, 2 * d_in + 2 * arch.ssm_state_size + n_heads, "n"), (d_in, h, "k")]
+    else:
+        ssm = []
+    up = 2.0 if arch.mlp == "swiglu" else 1.0
+
+    def mlp(ffn: float) -> list[tuple[float, float, str]]:
+        return [(h, up * ffn, "n"), (ffn, h, "k")]
+
+    def run(shapes: list[tuple[float, float, str]], m: FloatArray, batch: ArrayLike = 1.0
+            ) -> tuple[FloatArray, FloatArray]:
+        f_tot: FloatArray = np.zeros_like(m)
+        b_tot: FloatArray = np.zeros_like(m)
+        for k, n, split in shapes:
+            kk = k / t if split == "k" else k * np.ones_like(t)
+            nn = n / t if split == "n" else n * np.ones_like(t)
+            f, b = _gemm_fwd_bwd(m, kk, nn, rates, batch=batch)
+            f_tot, b_tot = f_tot + f, b_tot + b
+        return f_tot, b_tot
+
+    frac_ssm = arch.n_ssm_layers / arch.n_layers
+    af, ab = run(attn, T)
+    if ssm:
+        sf, sb = run(ssm, T)
+        af, ab = (1 - frac_ssm) * af + frac_ssm * sf, (1 - frac_ssm) * ab + frac_ssm * sb
+    if arch.is_moe:
+        k_act, n_exp = float(arch.n_active_experts), float(arch.n_experts)
+        ffn = float(arch.expert_ffn_size)
+        # balanced routing: each device's E/ep experts together see T*k tokens
+        mf, mb = run(mlp(ffn), T * k_act, batch=1.0)
+        mf_r, mb_r = run([(h, n_exp, "")], T)
+        mf, mb = mf + mf_r, mb + mb_r
+        if arch.n_shared_experts:
+            sf, sb = run(mlp(ffn * arch.n_shared_experts), T)
+            mf, mb = mf + sf, mb + sb
+        dense_frac = arch.n_dense_layers / arch.n_layers
+        df, db = run(mlp(float(arch.ffn_size)), T)
+        mf, mb = (1 - dense_frac) * mf + dense_frac * df, (1 - dense_frac) * mb + dense_frac * db
+    else:
+        mf, mb = run(mlp(float(arch.ffn_size)), T)
+    return af + mf, ab + mb
+
+
+def _elementwise_bytes_per_token(arch: Architecture, t: FloatArray, sp: FloatArray,
+                                 recipe: str, dropout: bool) -> FloatArray:
+    """Forward bytes per token one layer's memory-bound kernels move on one device.
+
+    ``megatron``: fused layernorm, bias-activation and bias-dropout-add kernels, bf16
+    (read + write of each tensor once); ``pytorch``: eager kernels under autocast, with norms
+    and residual adds in fp32 and casts to bf16 before each GEMM.
+    """
+    h, f = float(arch.hidden_size), float(arch.expert_ffn_size if arch.is_moe else arch.ffn_size)
+    if arch.is_moe:
+        f = f * (arch.n_active_experts + arch.n_shared_experts)
+    act = (6.0 if arch.mlp == "swiglu" else 4.0) * f  # read (1 or 2)·f, write f, bf16
+    rope = 4.0 * (arch.n_heads + arch.kv_heads) * arch.d_head if arch.position == "rope" else 0.0
+    if recipe == "pytorch":
+        # 2 fp32 norms (r4+w4), 2 casts (r4+w2), 2 residual adds (r4+r2+w4), attention output
+        # transpose (r2+w2)
+        replicated = 16.0 * h + 12.0 * h + 20.0 * h + 4.0 * h
+    else:
+        # 2 norms (r2+w2), 2 bias-dropout-adds (r2+r2+w2, + a 1-byte mask with dropout)
+        replicated = 8.0 * h + (12.0 + (2.0 if dropout else 0.0)) * h
+    out: FloatArray = np.where(sp > 0, replicated / t, replicated) + (act + rope) / t
+    return out
+
+
+def training_step(
+    arch: Architecture, rates: DeviceRates, *, seq_len: ArrayLike, global_batch: ArrayLike,
+    tp: ArrayLike = 1, pp: ArrayLike = 1, dp: ArrayLike = 1, cp: ArrayLike = 1,
+    ep: ArrayLike = 1, sp: ArrayLike = 0, vpp: ArrayLike = 1, micro_batch: ArrayLike = 1,
+    recompute: ArrayLike = 0, zero: ArrayLike = 1, flash_attention: bool = True,
+    dropout: bool = False, recipe: str = "megatron", overlap_grad_reduce: bool = True,
+    peak_bf16_flop_per_s: float | None = None,
+) -> StepBreakdown:
+    """Time of one optimizer step and its breakdown.
+
+    Parameters
+    ----------
+    arch : Architecture
+    rates : achievable device rates at the training precision.
+    seq_len : [tokens]; global_batch, micro_batch : [sequences].
+    tp, pp, dp, cp, ep, vpp : parallel degrees; sp : 1 with sequence parallelism.
+    recompute : 0 none, 1 selective, 2 full. zero : ZeRO stage (0-3).
+    peak_bf16_flop_per_s : denominator of MFU/HFU [FLOP/s]; default the rates' peak.
+
+    Notes
+    -----
+    Per micro-batch, a pipeline stage runs its layers forward (each GEMM, the attention
+    kernel, the memory-bound kernels and two tensor-parallel collectives of :math:`bsh` bytes)
+    and backward (twice the GEMMs, 2.5 times the attention, plus the forward again under full
+    recomputation). The step is :math:`(m + (p-1)/v)` times the slowest stage's micro-batch
+    time (1F1B; Narayanan et al. 2021, Sec. 2.2), plus pipeline sends, the part of the
+    data-parallel gradient reduction not hidden behind the last backward passes, and the
+    optimizer update, which streams its state through memory. MFU counts model FLOP only
+    (:func:`scalewall.arch.model_flop_per_token`); HFU adds recomputation.
+
+    References
+    ----------
+    .. [1] D. Narayanan et al. 2021, arXiv:2104.04473, eq. 1-3.
+    .. [2] V. Korthikanti et al. 2022, arXiv:2205.05198, Sec. 5.
+    """
+    tp_, pp_, dp_, cp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, dp, cp, ep))
+    vpp_, sp_ = np.asarray(vpp, dtype=float), np.asarray(sp, dtype=float)
+    rc, zero_ = np.asarray(recompute), np.asarray(zero)
+    s, gb = np.asarray(seq_len, dtype=float), np.asarray(global_batch, dtype=float)
+    b = np.asarray(micro_batch, dtype=float)
+    m = np.maximum(np.floor(gb / (b * dp_)), 1.0)  # micro-batches per pipeline
+    L = float(arch.n_layers)
+    h, V, e = float(arch.hidden_size), float(arch.vocab_size), 2.0
+    T = b * s / cp_  # tokens per device per micro-batch
+
+    # --- one layer, one micro-batch ---
+    gemm_f, gemm_b = _layer_gemms(arch, T, tp_, rates)
+    ctx = np.minimum(s, arch.sliding_window) if arch.sliding_window else s
+    attn_flop_fwd = np.asarray(attention_flop_per_token(arch, ctx)) / L * T / tp_  # per layer
+    if flash_attention:
+        # fused kernel; the causal mask lets it skip half of the score blocks
+        attn_f = 0.5 * attn_flop_fwd / rates.attention_flop_per_s
+        attn_b = 2.5 * attn_f  # five GEMM-like products backward against two forward
+        score_bytes = np.zeros_like(T)
+    else:
+        d = float(arch.d_head)
+        heads = b * arch.n_heads / tp_
+        qk_f, qk_b = _gemm_fwd_bwd(s / cp_, d * np.ones_like(T), ctx * np.ones_like(T), rates,
+                                   batch=heads)
+        av_f, av_b = _gemm_fwd_bwd(s / cp_, ctx * np.ones_like(T), d * np.ones_like(T), rates,
+                                   batch=heads)
+        attn_f, attn_b = qk_f + av_f, qk_b + av_b
+        # scale-mask-softmax (r2+w2), dropout (w1 mask + w2): forward; backward about twice
+        score_bytes = heads * (s / cp_) * ctx * (4.0 + (3.0 if dropout else 0.0))
+    elem_f = stream_time_s(T * _elementwise_bytes_per_token(arch, tp_, sp_, recipe, dropout)
+                           + score_bytes, rates)
+    elem_b = 2.0 * elem_f
+
+    # tensor-parallel collectives: 2 per layer forward (1 with a parallel block), same backward
+    n_tp_coll = 1.0 if arch.parallel_block else 2.0
+    tp_bw = group_bandwidth_bytes_per_s(tp_, 1.0, rates)
+    tp_one = all_reduce_time_s(T * h * e, tp_, tp_bw, rates)
+    tp_f = n_tp_coll * tp_one
+    # context parallelism: ring exchange of K and V, hidden behind the attention kernel
+    kv_bytes = T * 2.0 * arch.kv_heads * arch.d_head * e / np.minimum(tp_, arch.kv_heads)
+    cp_bw = group_bandwidth_bytes_per_s(cp_, tp_, rates)
+    cp_f_raw = np.where(cp_ > 1, (cp_ - 1.0) * kv_bytes / cp_bw, 0.0)
+    cp_f = np.maximum(cp_f_raw - attn_f, 0.0)
+    cp_b = np.maximum(2.0 * cp_f_raw - attn_b, 0.0)
+    # expert parallelism: dispatch and combine all-to-alls of T*k tokens
+    if arch.is_moe:
+        moe_frac = arch.n_moe_layers / L
+        ep_bw = group_bandwidth_bytes_per_s(ep_, tp_ * cp_, rates)
+        a2a = all_to_all_time_s(T * arch.n_active_experts * h * e / tp_, ep_, ep_bw, rates)
+        ep_f = moe_frac * 2.0 * a2a
+    else:
+        ep_f = np.zeros_like(T)
+
+    recompute_f = np.where(rc == 2, gemm_f + attn_f + elem_f + tp_f + ep_f + cp_f,
+                           np.where(rc == 1, attn_f, 0.0))
+    layer_f = gemm_f + attn_f + elem_f + tp_f + cp_f + ep_f
+    layer_b = gemm_b + attn_b + elem_b + tp_f + cp_b + ep_f + recompute_f
+
+    # --- a stage: its layers, plus the output head and loss on the last one ---
+    stage_layers = np.ceil(L / pp_)
+    head_f, head_b = _gemm_fwd_bwd(T, h * np.ones_like(T), V / tp_, rates)
+    loss_bytes = T * V / tp_ * (16.0 if recipe == "megatron" else 40.0)
+    loss_s = stream_time_s(loss_bytes, rates)
+    stage_f = stage_layers * layer_f + head_f + 0.25 * loss_s
+    stage_b = stage_layers * layer_b + head_b + 0.75 * loss_s
+    micro_s = stage_f + stage_b
+
+    compute_path = m * micro_s
+    bubble = (pp_ - 1.0) / vpp_ * micro_s
+    pp_bw = group_bandwidth_bytes_per_s(2.0, tp_ * cp_ * dp_, rates)
+    pp_one = p2p_time_s(T * h * e / tp_, pp_bw, rates)
+    pp_comm = np.where(pp_ > 1, 2.0 * (m * vpp_ + pp_ - 1.0) * pp_one, 0.0)
+
+    # --- data-parallel gradient sync and the optimizer ---
+    p = param_breakdown(arch)
+    dense_local = ((p.total - p.mlp_experts) / tp_ / pp_)
+    expert_local = p.mlp_experts / (ep_ * tp_ * pp_)
+    grad_bytes = 2.0 if recipe == "megatron" else 4.0
+    dp_group = dp_ * cp_
+    dp_bw = group_bandwidth_bytes_per_s(dp_group, tp_, rates)
+    ep_group = np.maximum(dp_group / ep_, 1.0)
+    ep_dp_bw = group_bandwidth_bytes_per_s(ep_group, tp_ * ep_, rates)
+    # ZeRO-3 all-gathers the weights again for forward and backward: 1.5x an all-reduce
+    zero3 = np.where(zero_ >= 3, 1.5, 1.0)
+    dp_s = zero3 * (all_reduce_time_s(dense_local * grad_bytes, dp_group, dp_bw, rates)
+                    + all_reduce_time_s(expert_local * grad_bytes, ep_group, ep_dp_bw, rates))
+    window = stage_b * pp_ if overlap_grad_reduce else 0.0 * stage_b
+    dp_exposed = np.maximum(dp_s - window, 0.0)
+    local = dense_local + expert_local
+    shard = np.where(zero_ >= 1, dp_group, 1.0)
+    # Adam: read master, grad, 2 moments; write master, moments, bf16 copy (megatron: 30 B);
+    # pytorch: 28 B plus casting the fp32 weights to bf16 and bf16 gradients to fp32 (12 B)
+    opt_bytes = local / shard * (30.0 if recipe == "megatron" else 28.0)
+    cast_bytes = local * (12.0 if recipe == "pytorch" else 0.0)
+    optimizer = stream_time_s(opt_bytes + cast_bytes, rates)
+
+    step = compute_path + bubble + pp_comm + dp_exposed + optimizer
+    n_dev = tp_ * pp_ * dp_ * cp_
+    tokens = gb * s
+    model_flop = np.asarray(model_flop_per_token(arch, s)) * tokens
+    fwd_layers_flop = (np.asarray(model_flop_per_token(arch, s)) / 3.0 - 2.0 * V * h) * tokens
+    attn_fwd_total = np.asarray(attention_flop_per_token(arch, s)) * tokens
+    hw_flop = model_flop + np.where(rc == 2, fwd_layers_flop, np.where(rc == 1, attn_fwd_total,
+                                                                        0.0))
+    peak = peak_bf16_flop_per_s or rates.peak_flop_per_s
+
+    per_step = m * stage_layers
+    return StepBreakdown(
+        gemm_s=per_step * (gemm_f + gemm_b + np.where(rc == 2, gemm_f, 0.0))
+        + m * (head_f + head_b),
+        attention_s=per_step * (attn_f + attn_b + np.where(rc >= 1, attn_f, 0.0)),
+        elementwise_s=per_step * (elem_f + elem_b + np.where(rc == 2, elem_f, 0.0))
+        + m * loss_s,
+        tp_comm_s=per_step * tp_f * np.where(rc == 2, 3.0, 2.0),
+        cp_comm_s=per_step * (cp_f + cp_b),
+        ep_comm_s=per_step * ep_f * np.where(rc == 2, 3.0, 2.0),
+        pp_comm_s=pp_comm,
+        bubble_s=bubble,
+        dp_comm_s=dp_exposed,
+        optimizer_s=optimizer,
+        step_s=step,
+        tokens_per_step=tokens * np.ones_like(step),
+        model_flop_per_step=model_flop * np.ones_like(step),
+        hardware_flop_per_step=hw_flop * np.ones_like(step),
+        tokens_per_s=tokens / step,
+        model_flop_per_s_per_device=model_flop / step / n_dev,
+        hardware_flop_per_s_per_device=hw_flop / step / n_dev,
+        mfu=model_flop / step / n_dev / peak,
+        hfu=hw_flop / step / n_dev / peak,
+    )

@@ -1,0 +1,225 @@
+"""Predict every row of a CSV of published or measured figures and report the errors.
+
+The CSV schema is DESIGN.md's validation contract. Optional extra columns, when present:
+``vpp`` (interleaved stages), ``flash_attention`` and ``dropout`` (0/1; default 1 and 0),
+``recipe`` (megatron or pytorch). A row that cannot be predicted gets ``error: null`` and a
+``reason``; it does not stop the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scalewall._errors import CatalogFileError, PlannerError
+from scalewall.arch.model import Architecture
+from scalewall.catalog import CATALOG_DIR, Catalog, get_catalog
+from scalewall.train.layout import Layout
+from scalewall.train.plan import TrainingPlan, plan_training
+from scalewall.units import DAY_S, GIB, HOUR_S, MWH_J, TFLOP, TONNE_G
+
+__all__ = ["METRICS", "SHIPPED_VALIDATION", "ValidationResult", "validate_csv", "validate_rows"]
+
+SHIPPED_VALIDATION = CATALOG_DIR / "validation" / "train.csv"
+
+REQUIRED_COLUMNS = ("id", "task", "metric", "value")
+_TRAIN_METRICS: dict[str, Callable[[TrainingPlan], float]] = {
+    "model_tflops_per_device": lambda p: float(p.step.model_flop_per_s_per_device) / TFLOP,
+    "hardware_tflops_per_device": lambda p: float(p.step.hardware_flop_per_s_per_device) / TFLOP,
+    "mfu": lambda p: float(p.step.mfu),
+    "step_s": lambda p: float(p.step.step_s),
+    "tokens_per_s": lambda p: float(p.step.tokens_per_s),
+    "device_hours": lambda p: float(p.footprint.device_hours),
+    "days": lambda p: float(p.footprint.duration_s) / DAY_S,
+    "energy_mwh": lambda p: float(p.footprint.energy_j) / MWH_J,
+    "co2_t": lambda p: float(p.footprint.co2_g) / TONNE_G,
+    "peak_memory_gib": lambda p: float(p.memory.peak_allocated_bytes) / GIB,
+}
+_INFER_METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "energy_j_per_token")
+METRICS: tuple[str, ...] = (*_TRAIN_METRICS, *_INFER_METRICS, "loss")
+_WHOLE_RUN = ("device_hours", "days", "energy_mwh", "co2_t")
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    rows: list[dict[str, Any]]
+    summary: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "summary": self.summary}
+
+
+def _num(row: dict[str, str], key: str, rownum: str, *, integer: bool = False) -> Any:
+    raw = (row.get(key) or "").strip()
+    if raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CatalogFileError(f"row {rownum}: column {key!r} must be a number, got {raw!r}")
+    if not math.isfinite(value):
+        raise CatalogFileError(f"row {rownum}: column {key!r} must be finite, got {raw!r}")
+    if integer:
+        if value != int(value) or value < 0:
+            raise CatalogFileError(
+                f"row {rownum}: column {key!r} must be a non-negative integer, got {raw!r}"
+            )
+        return int(value)
+    return value
+
+
+def _architecture(row: dict[str, str], cat: Catalog, rownum: str) -> Architecture:
+    shape_given = (row.get("layers") or "").strip() != ""
+    if (row.get("model") or "").strip() and not shape_given:
+        return cat.model(row["model"])
+    needed = ("layers", "hidden", "heads", "ffn", "vocab")
+    missing = [k for k in needed if not (row.get(k) or "").strip()]
+    if missing:
+        raise CatalogFileError(
+            f"row {rownum}: give a catalog model or the shape columns; missing {missing}"
+        )
+    seq = _num(row, "seq_len", rownum, integer=True) or 2048
+    experts = _num(row, "experts", rownum, integer=True) or 0
+    return Architecture(
+        id=row.get("id", "custom"),
+        n_layers=_num(row, "layers", rownum, integer=True),
+        hidden_size=_num(row, "hidden", rownum, integer=True),
+        n_heads=_num(row, "heads", rownum, integer=True),
+        n_kv_heads=_num(row, "kv_heads", rownum, integer=True),
+        ffn_size=_num(row, "ffn", rownum, integer=True),
+        vocab_size=_num(row, "vocab", rownum, integer=True),
+        mlp=(row.get("mlp") or "gelu").strip(),
+        n_experts=experts,
+        n_active_experts=_num(row, "active_experts", rownum, integer=True) or 0,
+        tied_embeddings=(_num(row, "tied", rownum) or 0) == 1,
+        # GPT-style rows (GELU) use learned positions and biases; SwiGLU rows are Llama-style
+        position="learned" if (row.get("mlp") or "gelu").strip() == "gelu" else "rope",
+        bias=(row.get("mlp") or "gelu").strip() == "gelu",
+        norm="layernorm" if (row.get("mlp") or "gelu").strip() == "gelu" else "rmsnorm",
+        max_seq_len=max(seq, 2048),
+    )
+
+
+def _predict_train(row: dict[str, str], cat: Catalog, rownum: str) -> TrainingPlan:
+    arch = _architecture(row, cat, rownum)
+    hardware = (row.get("hardware") or "").strip()
+    if not hardware:
+        raise CatalogFileError(f"row {rownum}: column 'hardware' is required")
+    fixed: dict[str, Any] = {}
+    for key in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "zero", "vpp"):
+        value = _num(row, key, rownum, integer=True)
+        if value is not None:
+            fixed[key] = value
+    sp = _num(row, "sp", rownum)
+    if sp is not None:
+        fixed["sp"] = bool(sp)
+    recompute = (row.get("recompute") or "").strip()
+    if recompute:
+        fixed["recompute"] = recompute
+    for key in ("flash_attention", "dropout"):
+        value = _num(row, key, rownum)
+        if value is not None:
+            fixed[key] = bool(value)
+    if (row.get("recipe") or "").strip():
+        fixed["recipe"] = row["recipe"].strip()
+    precision = (row.get("precision") or "bf16").strip()
+    fixed["precision"] = "bf16" if precision == "fp16" else precision
+    layout_keys = ("tp", "pp", "dp", "cp", "micro_batch")
+    seq = _num(row, "seq_len", rownum, integer=True)
+    devices = _num(row, "devices", rownum, integer=True)
+    global_batch = _num(row, "global_batch", rownum, integer=True)
+    region_kwargs: dict[str, Any] = {}
+    pue = _num(row, "pue", rownum)
+    if pue is not None:
+        region_kwargs["pue"] = pue
+    plan_kwargs: dict[str, Any] = dict(
+        n_devices=devices, n_tokens=_num(row, "tokens", rownum), seq_len=seq,
+        global_batch=global_batch, catalog=cat, **region_kwargs,
+    )
+    if devices and all(k in fixed for k in layout_keys):
+        fixed.setdefault("cp", 1)
+        layout = Layout(**{k: v for k, v in fixed.items() if k in Layout.__dataclass_fields__})
+        plan = plan_training(arch, hardware, layout=layout, **plan_kwargs)
+    else:
+        plan = plan_training(arch, hardware, fixed=fixed, **plan_kwargs)
+    grid = _num(row, "grid_g_per_kwh", rownum)
+    if grid is not None:
+        from dataclasses import replace
+
+        energy = plan.footprint.energy_j
+        plan = replace(plan, footprint=replace(plan.footprint, co2_g=energy * grid / 3.6e6,
+                                               grid_g_per_j=grid / 3.6e6))
+    return plan
+
+
+def validate_rows(rows: Sequence[dict[str, str]], *, catalog: Catalog | None = None,
+                  progress: Callable[[int], None] | None = None) -> ValidationResult:
+    """Predict each row; see the module docstring for the schema."""
+    cat = catalog or get_catalog()
+    out: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        rownum = f"{i + 2} ({row.get('id', '?')})"
+        metric = (row.get("metric") or "").strip()
+        result: dict[str, Any] = {"id": row.get("id"), "metric": metric, "reported": None,
+                                  "predicted": None, "error": None}
+        try:
+            if metric not in METRICS:
+                raise CatalogFileError(
+                    f"row {rownum}: metric must be one of {', '.join(METRICS)}, got {metric!r}"
+                )
+            reported = _num(row, "value", rownum)
+            if reported is None or reported == 0:
+                raise CatalogFileError(f"row {rownum}: value must be a non-zero number")
+            result["reported"] = reported
+            task = (row.get("task") or "").strip()
+            if task == "train" and metric in _TRAIN_METRICS:
+                plan = _predict_train(row, cat, rownum)
+                predicted = _TRAIN_METRICS[metric](plan)
+                result["predicted"] = predicted
+                result["error"] = predicted / reported - 1.0
+            elif task == "infer" or metric in _INFER_METRICS:
+                result["reason"] = "inference rows need the inference planner (not built yet)"
+            elif metric == "loss":
+                result["reason"] = "loss rows need the scaling-law module (not built yet)"
+            else:
+                raise CatalogFileError(f"row {rownum}: task must be train or infer, got {task!r}")
+        except PlannerError as exc:
+            result["reason"] = str(exc)
+        out.append(result)
+        if progress:
+            progress(i + 1)
+    summary: dict[str, dict[str, Any]] = {}
+    for metric in dict.fromkeys(r["metric"] for r in out):
+        errs = [abs(r["error"]) for r in out if r["metric"] == metric and r["error"] is not None]
+        if errs:
+            summary[metric] = {"n": len(errs), "median_abs_error": float(np.median(errs)),
+                               "max_abs_error": float(np.max(errs))}
+        else:
+            summary[metric] = {"n": 0, "median_abs_error": None, "max_abs_error": None}
+    return ValidationResult(rows=out, summary=summary)
+
+
+def read_validation_csv(path: str | Path) -> list[dict[str, str]]:
+    """Read a validation CSV; errors name the file and the missing columns."""
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise CatalogFileError(f"{p}: missing columns {missing}")
+            return list(reader)
+    except OSError as exc:
+        raise CatalogFileError(f"{p}: cannot read ({exc.strerror})") from None
+
+
+def validate_csv(path: str | Path, *, catalog: Catalog | None = None,
+                 progress: Callable[[int], None] | None = None) -> ValidationResult:
+    """Predict every row of the CSV at ``path``."""
+    return validate_rows(read_validation_csv(path), catalog=catalog, progress=progress)
