@@ -44,10 +44,13 @@ def group_bandwidth_bytes_per_s(
     return out
 
 
-def _ring(fraction: FloatArray, n_bytes: ArrayLike, n: FloatArray, bandwidth: ArrayLike,
+def _ring(steps: FloatArray, n_bytes: ArrayLike, n: FloatArray, bandwidth: ArrayLike,
           latency_s: float) -> FloatArray:
-    moved = fraction * np.asarray(n_bytes, dtype=float)
-    out: FloatArray = np.where(n > 1, moved / np.asarray(bandwidth) + latency_s, 0.0)
+    """Alpha-beta cost of a ring: ``steps`` steps of ``n_bytes / n`` each."""
+    moved = steps / n * np.asarray(n_bytes, dtype=float)
+    bw = np.asarray(bandwidth, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(n > 1, moved / bw + steps * latency_s, 0.0)
     return out
 
 
@@ -56,7 +59,7 @@ def all_reduce_time_s(
 ) -> FloatArray:
     """Ring all-reduce of an ``n_bytes`` buffer over ``n`` devices [s]: :math:`2(n-1)/n` of it."""
     n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
-    return _ring(2.0 * (n_ - 1.0) / n_, n_bytes, n_, bandwidth, rates.collective_latency_s)
+    return _ring(2.0 * (n_ - 1.0), n_bytes, n_, bandwidth, rates.collective_latency_s)
 
 
 def all_gather_time_s(
@@ -64,7 +67,7 @@ def all_gather_time_s(
 ) -> FloatArray:
     """Ring all-gather producing an ``n_bytes`` buffer on each of ``n`` devices [s]."""
     n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
-    return _ring((n_ - 1.0) / n_, n_bytes, n_, bandwidth, rates.collective_latency_s)
+    return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates.collective_latency_s)
 
 
 reduce_scatter_time_s = all_gather_time_s
@@ -76,7 +79,7 @@ def all_to_all_time_s(
 ) -> FloatArray:
     """All-to-all where each device sends ``n_bytes`` in all, :math:`(n-1)/n` off-device [s]."""
     n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
-    return _ring((n_ - 1.0) / n_, n_bytes, n_, bandwidth, rates.collective_latency_s)
+    return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates.collective_latency_s)
 
 
 def p2p_time_s(n_bytes: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates) -> FloatArray:

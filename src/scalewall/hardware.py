@@ -30,6 +30,7 @@ class Accelerator:
     devices_per_node: int = 1
     n_compute_units: int | None = None
     matmul_efficiency: float | None = None
+    attention_efficiency: float | None = None
     tdp_w: float | None = None
     idle_w: float | None = None
     price_usd: float | None = None

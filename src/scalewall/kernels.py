@@ -82,18 +82,22 @@ def device_rates(
     return DeviceRates(
         peak_flop_per_s=peak,
         matmul_efficiency=efficiency,
-        n_compute_units=accelerator.n_compute_units or _DEFAULT_UNITS,
+        # only GPUs tile a GEMM over SMs in waves; systolic arrays (TPU MXUs, Trainium, Gaudi
+        # MMEs) stream the operands through a few large units instead
+        n_compute_units=(accelerator.n_compute_units or _DEFAULT_UNITS)
+        if accelerator.kind == "gpu" else _DEFAULT_UNITS,
         memory_bandwidth_bytes_per_s=accelerator.memory_bandwidth_bytes_per_s
         * defaults.memory_bandwidth_efficiency,
         scale_up_bytes_per_s=accelerator.scale_up_bytes_per_s * defaults.scale_up_efficiency,
         scale_up_domain=max(accelerator.scale_up_domain, 1),
         scale_out_bytes_per_s=scale_out * defaults.scale_out_efficiency,
         devices_per_node=accelerator.devices_per_node,
-        attention_flop_per_s=peak * defaults.attention_efficiency,
+        attention_flop_per_s=peak
+        * (accelerator.attention_efficiency or defaults.attention_efficiency),
         wave_overhead_s=defaults.wave_overhead_s,
         kernel_launch_s=defaults.kernel_launch_s,
         collective_latency_s=defaults.collective_latency_s,
-        bytes_per_element=BYTES_PER_ELEMENT[precision if precision != "fp8" else "bf16"],
+        bytes_per_element=BYTES_PER_ELEMENT["bf16" if precision == "fp8" else precision],
     )
 
 

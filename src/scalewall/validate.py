@@ -2,7 +2,7 @@
 
 The CSV schema is DESIGN.md's validation contract. Optional extra columns, when present:
 ``vpp`` (interleaved stages), ``flash_attention`` and ``dropout`` (0/1; default 1 and 0),
-``recipe`` (megatron or pytorch). A row that cannot be predicted gets ``error: null`` and a
+``recipe`` (megatron or pytorch), ``overlap_grad_reduce`` (0/1; default 1), ``overlap_moe_comm`` (0/1; default 0). A row that cannot be predicted gets ``error: null`` and a
 ``reason``; it does not stop the others.
 """
 
@@ -122,14 +122,14 @@ def _predict_train(row: dict[str, str], cat: Catalog, rownum: str) -> TrainingPl
     recompute = (row.get("recompute") or "").strip()
     if recompute:
         fixed["recompute"] = recompute
-    for key in ("flash_attention", "dropout"):
+    for key in ("flash_attention", "dropout", "overlap_grad_reduce", "overlap_moe_comm"):
         value = _num(row, key, rownum)
         if value is not None:
             fixed[key] = bool(value)
     if (row.get("recipe") or "").strip():
         fixed["recipe"] = row["recipe"].strip()
     precision = (row.get("precision") or "bf16").strip()
-    fixed["precision"] = "bf16" if precision == "fp16" else precision
+    fixed["precision"] = precision
     layout_keys = ("tp", "pp", "dp", "cp", "micro_batch")
     seq = _num(row, "seq_len", rownum, integer=True)
     devices = _num(row, "devices", rownum, integer=True)

@@ -70,6 +70,9 @@ class Architecture:
     ssm_conv_kernel: int = 4
     ssm_head_dim: int = 64
     sliding_window: int | None = None
+    # multi-token-prediction modules (DeepSeek-V3: 1): trained and pipelined like a layer,
+    # but outside the published parameter count
+    n_mtp_layers: int = 0
     # identity
     id: str = ""
     name: str = ""
@@ -145,6 +148,11 @@ class Architecture:
     @property
     def expert_ffn_size(self) -> int:
         return self.moe_ffn_size if self.moe_ffn_size is not None else self.ffn_size
+
+    @property
+    def n_pipeline_layers(self) -> int:
+        """Layers a pipeline splits into stages (transformer layers plus MTP modules)."""
+        return self.n_layers + self.n_mtp_layers
 
     @property
     def seq_len(self) -> int:

@@ -204,6 +204,7 @@ def _accelerator(entry: _Entry, key: str) -> Accelerator:
         devices_per_node=entry.integer("devices_per_node") or 1,
         n_compute_units=entry.integer("n_compute_units"),
         matmul_efficiency=entry.number("matmul_efficiency", high=1.0),
+        attention_efficiency=entry.number("attention_efficiency", high=1.0),
         tdp_w=entry.number("tdp_w"),
         idle_w=entry.number("idle_w"),
         price_usd=entry.number("price_usd"),
@@ -227,7 +228,7 @@ def _model(entry: _Entry, key: str) -> Architecture:
     for name in sorted(_MODEL_INT_FIELDS):
         required = name in ("n_layers", "hidden_size", "n_heads", "ffn_size", "vocab_size")
         minimum = 0 if name.startswith(("n_experts", "n_active", "n_shared", "n_dense", "n_ssm",
-                                        "q_lora", "kv_lora", "qk_", "v_head")) else 1
+                                        "q_lora", "kv_lora", "qk_", "v_head", "n_mtp")) else 1
         value = entry.integer(name, required=required, minimum=minimum)
         if value is not None:
             kwargs[name] = value

@@ -46,6 +46,7 @@ class Layout:
     precision: str = "bf16"
     recipe: str = "auto"
     overlap_grad_reduce: bool = True
+    overlap_moe_comm: bool = False  # expert all-to-all hidden behind another micro-batch
 
     @property
     def n_devices(self) -> int:
@@ -119,10 +120,12 @@ def check_layout(
             f"tp={tp} must divide, or be a multiple of, the key/value heads ({arch.kv_heads})"
         )
     stages = pp * layout.vpp
-    if arch.n_layers < stages or all((arch.n_layers + extra) % stages for extra in (0, 1, 2)):
+    n_pipe = arch.n_pipeline_layers
+    if n_pipe < stages or all((n_pipe + extra) % stages for extra in (0, 1, 2)):
         raise InvalidLayout(
-            f"pp*vpp={stages} must divide the layers ({arch.n_layers}), or divide them plus one "
-            f"or two (a lighter first and last stage)"
+            f"pp*vpp={stages} must divide the layers ({n_pipe}), or divide them plus one or two "
+            f"(the embedding and the loss counted as a layer each, as Megatron-LM's "
+            f"account-for-embedding/loss options do)"
         )
     if layout.vpp > 1 and pp == 1:
         raise InvalidLayout(f"vpp={layout.vpp} (interleaving) needs pp > 1, got pp=1")

@@ -193,7 +193,7 @@ def training_memory(
     s = np.asarray(seq_len, dtype=float)
     L = float(arch.n_layers)
     p = param_breakdown(arch)
-    stage_layers = np.ceil(L / pp_)
+    stage_layers = np.ceil(arch.n_pipeline_layers / pp_)
     per_layer = (p.attention + p.mlp_dense + p.mlp_shared + p.norms) / L / tp_
     experts_per_layer = p.mlp_experts / L / (ep_ * tp_)
     vocab_shard = arch.vocab_size * arch.hidden_size / tp_
@@ -224,7 +224,8 @@ def training_memory(
         weights = sharded(w_b, 3)
         grads = sharded(g_b, 2)
         optim = sharded(o_b, 1)
-        cache = cache_b * (n_dense + experts)
+        # autocast caches bf16 copies of the weights it holds; ZeRO-3 holds only a shard
+        cache = np.where(zero_ >= 3, 0.0, cache_b * (n_dense + experts))
         return weights, grads, optim, cache
 
     tokens = micro_batch * s / cp_

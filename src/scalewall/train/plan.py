@@ -88,6 +88,18 @@ class TrainingPlan:
         }
 
 
+def default_global_batch(n_devices: int, seq_len: int) -> int:
+    """About 4M tokens per step (16M from 4,096 devices), in sequences, rounded to the odd part
+    of ``n_devices`` times a power of two so that every data-parallel degree of a layout with
+    power-of-two tensor and pipeline degrees divides it."""
+    target = (_BATCH_TOKENS_LARGE if n_devices >= 4096 else _BATCH_TOKENS_SMALL) / seq_len
+    odd = n_devices
+    while odd % 2 == 0:
+        odd //= 2
+    power = max(0, round(float(np.log2(max(target / odd, 1.0)))))
+    return int(odd * 2**power)
+
+
 def _positive_number(name: str, value: Any, *, integer: bool = False) -> None:
     bad = isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value)
     if bad or value <= 0 or (integer and int(value) != value):
@@ -113,6 +125,7 @@ def _evaluate(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: C
         recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
         flash_attention=layout.flash_attention, dropout=layout.dropout, recipe=recipe,
         overlap_grad_reduce=layout.overlap_grad_reduce,
+        overlap_moe_comm=layout.overlap_moe_comm,
         peak_bf16_flop_per_s=accel.peak_flop_per_s.get("bf16"),
     )
     return step, mem
@@ -166,8 +179,14 @@ def plan_training(
         _positive_number("global_batch", global_batch, integer=True)
     base = layout or Layout(**{k: v for k, v in (fixed or {}).items()
                                if k in ("flash_attention", "dropout", "precision", "recipe",
-                                        "overlap_grad_reduce", "zero")})
+                                        "overlap_grad_reduce", "overlap_moe_comm")})
     dev_rates = rates or device_rates(accel, cat.defaults, precision=base.precision)
+    if (n_devices or 2) > 1 and not (accel.scale_up_bytes_per_s or accel.scale_out_bytes_per_s):
+        raise InvalidParameter(
+            f"{accel.id} has no published scale-up or scale-out bandwidth (scale_up_gb_per_s, "
+            f"scale_out_gb_per_s), so a multi-device run cannot be planned; add them with "
+            f"--catalog FILE"
+        )
 
     if n_devices is None:
         plan = None
@@ -187,13 +206,7 @@ def plan_training(
         return plan
 
     if global_batch is None:
-        target = _BATCH_TOKENS_LARGE if n_devices >= 4096 else _BATCH_TOKENS_SMALL
-        dp_hint = (layout.dp if layout else None) or 1
-        per = dp_hint
-        global_batch = max(per, int(round(target / seq / per)) * per)
-        # round to a multiple of a large power of two so that many data-parallel degrees fit
-        quantum = min(n_devices, 2 ** int(np.log2(max(global_batch, 1))))
-        global_batch = max(quantum, int(round(global_batch / quantum)) * quantum)
+        global_batch = default_global_batch(n_devices, seq)
     recipe = recipe_for(base)
     searched = layout is None
     if layout is not None:

@@ -71,7 +71,7 @@ def enumerate_layouts(
     fixed = dict(fixed or {})
     node = accelerator.scale_up_domain or accelerator.devices_per_node
     tps = [t for t in _divisors(n_devices) if t <= max(node, 1)]
-    pps = [p for p in _divisors(n_devices) if p <= arch.n_layers]
+    pps = [p for p in _divisors(n_devices) if p <= arch.n_pipeline_layers]
     cps = [c for c in _divisors(n_devices) if c <= 32 and seq_len % c == 0]
     eps = [e for e in _divisors(n_devices) if arch.is_moe and arch.n_experts % e == 0] or [1]
     mbs = [1, 2, 4, 8, 16]
@@ -95,7 +95,7 @@ def enumerate_layouts(
         keep_dp = dp == float(fixed["dp"])  # type: ignore[arg-type]
     else:
         keep_dp = np.ones_like(dp, dtype=bool)
-    L = arch.n_layers
+    L = arch.n_pipeline_layers
     stages = pp * cols["vpp"]
     layers_ok = ((L % stages) == 0) | (((L + 1) % stages) == 0) | (((L + 2) % stages) == 0)
     layers_ok &= stages <= L
@@ -166,7 +166,7 @@ def search_layouts(
         dp=c["dp"], cp=c["cp"], ep=c["ep"], sp=c["sp"], vpp=c["vpp"],
         micro_batch=c["micro_batch"], recompute=c["recompute"], zero=c["zero"],
         flash_attention=base.flash_attention, dropout=base.dropout, recipe=recipe,
-        overlap_grad_reduce=base.overlap_grad_reduce,
+        overlap_grad_reduce=base.overlap_grad_reduce, overlap_moe_comm=base.overlap_moe_comm,
     )
     fits = np.asarray(mem.feasible, dtype=bool)
     if not fits.any():

@@ -158,7 +158,7 @@ def training_step(
     ep: ArrayLike = 1, sp: ArrayLike = 0, vpp: ArrayLike = 1, micro_batch: ArrayLike = 1,
     recompute: ArrayLike = 0, zero: ArrayLike = 1, flash_attention: bool = True,
     dropout: bool = False, recipe: str = "megatron", overlap_grad_reduce: bool = True,
-    peak_bf16_flop_per_s: float | None = None,
+    overlap_moe_comm: bool = False, peak_bf16_flop_per_s: float | None = None,
 ) -> StepBreakdown:
     """Time of one optimizer step and its breakdown.
 
@@ -205,7 +205,6 @@ def training_step(
         # fused kernel; the causal mask lets it skip half of the score blocks
         attn_f = 0.5 * attn_flop_fwd / rates.attention_flop_per_s
         attn_b = 2.5 * attn_f  # five GEMM-like products backward against two forward
-        score_bytes = np.zeros_like(T)
     else:
         d = float(arch.d_head)
         heads = b * arch.n_heads / tp_
@@ -213,11 +212,19 @@ def training_step(
                                    batch=heads)
         av_f, av_b = _gemm_fwd_bwd(s / cp_, ctx * np.ones_like(T), d * np.ones_like(T), rates,
                                    batch=heads)
-        attn_f, attn_b = qk_f + av_f, qk_b + av_b
-        # scale-mask-softmax (r2+w2), dropout (w1 mask + w2): forward; backward about twice
-        score_bytes = heads * (s / cp_) * ctx * (4.0 + (3.0 if dropout else 0.0))
-    elem_f = stream_time_s(T * _elementwise_bytes_per_token(arch, tp_, sp_, recipe, dropout)
-                           + score_bytes, rates)
+        # scale-mask-softmax (r2+w2) and dropout (w1 mask + w2) over the score matrix;
+        # backward reads probabilities and gradient and writes the gradient (r2+r2+w2, and
+        # r1+r2+w2 for dropout)
+        scores = heads * (s / cp_) * ctx
+        softmax_f = stream_time_s(scores * (4.0 + (3.0 if dropout else 0.0)), rates)
+        softmax_b = stream_time_s(scores * (6.0 + (5.0 if dropout else 0.0)), rates)
+        attn_f = qk_f + av_f + softmax_f + rates.kernel_launch_s * (2.0 if dropout else 1.0)
+        attn_b = qk_b + av_b + softmax_b + rates.kernel_launch_s * (2.0 if dropout else 1.0)
+    # each memory-bound kernel also pays a launch: about 6 per layer forward when fused
+    # (megatron), 14 eager (pytorch); backward twice as many
+    n_kernels = 6.0 if recipe == "megatron" else 14.0
+    elem_f = stream_time_s(T * _elementwise_bytes_per_token(arch, tp_, sp_, recipe, dropout),
+                           rates) + n_kernels * rates.kernel_launch_s
     elem_b = 2.0 * elem_f
 
     # tensor-parallel collectives: 2 per layer forward (1 with a parallel block), same backward
@@ -237,6 +244,10 @@ def training_step(
         ep_bw = group_bandwidth_bytes_per_s(ep_, tp_ * cp_, rates)
         a2a = all_to_all_time_s(T * arch.n_active_experts * h * e / tp_, ep_, ep_bw, rates)
         ep_f = moe_frac * 2.0 * a2a
+        if overlap_moe_comm:
+            # overlapped with another micro-batch's compute (DeepSeek-AI 2024, DualPipe):
+            # only what exceeds the MLP's GEMM time shows
+            ep_f = np.maximum(ep_f - gemm_f / 2.0, 0.0)
     else:
         ep_f = np.zeros_like(T)
 
@@ -246,7 +257,7 @@ def training_step(
     layer_b = gemm_b + attn_b + elem_b + tp_f + cp_b + ep_f + recompute_f
 
     # --- a stage: its layers, plus the output head and loss on the last one ---
-    stage_layers = np.ceil(L / pp_)
+    stage_layers = np.ceil(arch.n_pipeline_layers / pp_)
     head_f, head_b = _gemm_fwd_bwd(T, h * np.ones_like(T), V / tp_, rates)
     loss_bytes = T * V / tp_ * (16.0 if recipe == "megatron" else 40.0)
     loss_s = stream_time_s(loss_bytes, rates)
