@@ -71,7 +71,7 @@ def all_gather_time_s(
 
 
 reduce_scatter_time_s = all_gather_time_s
-"""Ring reduce-scatter of an ``n_bytes`` buffer over ``n`` devices [s] (same traffic as all-gather)."""
+"""Ring reduce-scatter of an ``n_bytes`` buffer over ``n`` devices [s] (as all-gather)."""
 
 
 def all_to_all_time_s(

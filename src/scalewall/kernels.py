@@ -37,7 +37,8 @@ _TILE_INTENSITY_HALF = 8.0
 def _tile_efficiency() -> FloatArray:
     intensity = _TILES[:, 0] * _TILES[:, 1] / (_TILES[:, 0] + _TILES[:, 1])
     curve = intensity / (intensity + _TILE_INTENSITY_HALF)
-    return curve / curve.max()
+    out: FloatArray = curve / curve.max()
+    return out
 
 
 _TILE_EFF = _tile_efficiency()

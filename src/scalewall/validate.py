@@ -2,8 +2,9 @@
 
 The CSV schema is DESIGN.md's validation contract. Optional extra columns, when present:
 ``vpp`` (interleaved stages), ``flash_attention`` and ``dropout`` (0/1; default 1 and 0),
-``recipe`` (megatron or pytorch), ``overlap_grad_reduce`` (0/1; default 1), ``overlap_moe_comm`` (0/1; default 0). A row that cannot be predicted gets ``error: null`` and a
-``reason``; it does not stop the others.
+``recipe`` (megatron or pytorch), ``overlap_grad_reduce`` (0/1; default 1) and
+``overlap_moe_comm`` (0/1; default 0). A row that cannot be predicted gets ``error: null``
+and a ``reason``; it does not stop the others.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from scalewall.arch.model import Architecture
 from scalewall.catalog import CATALOG_DIR, Catalog, get_catalog
 from scalewall.train.layout import Layout
 from scalewall.train.plan import TrainingPlan, plan_training
-from scalewall.units import DAY_S, GIB, HOUR_S, MWH_J, TFLOP, TONNE_G
+from scalewall.units import DAY_S, GIB, MWH_J, TFLOP, TONNE_G
 
 __all__ = ["METRICS", "SHIPPED_VALIDATION", "ValidationResult", "validate_csv", "validate_rows"]
 
@@ -62,7 +63,9 @@ def _num(row: dict[str, str], key: str, rownum: str, *, integer: bool = False) -
     try:
         value = float(raw)
     except ValueError:
-        raise CatalogFileError(f"row {rownum}: column {key!r} must be a number, got {raw!r}")
+        raise CatalogFileError(
+            f"row {rownum}: column {key!r} must be a number, got {raw!r}"
+        ) from None
     if not math.isfinite(value):
         raise CatalogFileError(f"row {rownum}: column {key!r} must be finite, got {raw!r}")
     if integer:

@@ -1,4 +1,4 @@
-"""Build an :class:`Architecture` from a Hugging Face ``config.json`` (read locally, never fetched)."""
+"""An :class:`Architecture` from a Hugging Face ``config.json`` (read locally, never fetched)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class _Reader:
     def __init__(self, config: Mapping[str, Any], origin: str) -> None:
         self.config, self.origin = config, origin
 
-    def int(self, *keys: str, default: int | None = None) -> int:
+    def integer(self, *keys: str, default: int | None = None) -> int:
         for key in keys:
             value = self.config.get(key)
             if value is None:
@@ -33,10 +33,10 @@ class _Reader:
             return default
         raise CatalogFileError(f"{self.origin}: missing required key {' or '.join(keys)!r}")
 
-    def opt_int(self, *keys: str) -> int | None:
-        return self.int(*keys, default=0) or None
+    def optional_integer(self, *keys: str) -> int | None:
+        return self.integer(*keys, default=0) or None
 
-    def bool(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str, default: bool) -> bool:
         value = self.config.get(key, default)
         if value is None:
             return default
@@ -47,15 +47,15 @@ class _Reader:
 
 def _llama_like(r: _Reader, **extra: Any) -> dict[str, Any]:
     fields: dict[str, Any] = dict(
-        n_layers=r.int("num_hidden_layers"),
-        hidden_size=r.int("hidden_size"),
-        n_heads=r.int("num_attention_heads"),
-        n_kv_heads=r.int("num_key_value_heads", default=r.int("num_attention_heads")),
-        head_dim=r.opt_int("head_dim"),
-        ffn_size=r.int("intermediate_size"),
-        vocab_size=r.int("vocab_size"),
-        tied_embeddings=r.bool("tie_word_embeddings", False),
-        max_seq_len=r.int("max_position_embeddings", default=2048),
+        n_layers=r.integer("num_hidden_layers"),
+        hidden_size=r.integer("hidden_size"),
+        n_heads=r.integer("num_attention_heads"),
+        n_kv_heads=r.integer("num_key_value_heads", default=r.integer("num_attention_heads")),
+        head_dim=r.optional_integer("head_dim"),
+        ffn_size=r.integer("intermediate_size"),
+        vocab_size=r.integer("vocab_size"),
+        tied_embeddings=r.boolean("tie_word_embeddings", False),
+        max_seq_len=r.integer("max_position_embeddings", default=2048),
         mlp="swiglu",
         norm="rmsnorm",
         position="rope",
@@ -65,15 +65,15 @@ def _llama_like(r: _Reader, **extra: Any) -> dict[str, Any]:
 
 
 def _mistral(r: _Reader) -> dict[str, Any]:
-    return _llama_like(r, sliding_window=r.opt_int("sliding_window"))
+    return _llama_like(r, sliding_window=r.optional_integer("sliding_window"))
 
 
 def _mixtral(r: _Reader) -> dict[str, Any]:
     return _llama_like(
         r,
-        sliding_window=r.opt_int("sliding_window"),
-        n_experts=r.int("num_local_experts"),
-        n_active_experts=r.int("num_experts_per_tok"),
+        sliding_window=r.optional_integer("sliding_window"),
+        n_experts=r.integer("num_local_experts"),
+        n_active_experts=r.integer("num_experts_per_tok"),
     )
 
 
@@ -82,15 +82,15 @@ def _qwen2(r: _Reader) -> dict[str, Any]:
 
 
 def _gpt2(r: _Reader) -> dict[str, Any]:
-    h = r.int("n_embd")
+    h = r.integer("n_embd")
     return dict(
-        n_layers=r.int("n_layer"),
+        n_layers=r.integer("n_layer"),
         hidden_size=h,
-        n_heads=r.int("n_head"),
-        ffn_size=r.int("n_inner", default=4 * h),
-        vocab_size=r.int("vocab_size"),
-        max_seq_len=r.int("n_positions", default=1024),
-        tied_embeddings=r.bool("tie_word_embeddings", True),
+        n_heads=r.integer("n_head"),
+        ffn_size=r.integer("n_inner", default=4 * h),
+        vocab_size=r.integer("vocab_size"),
+        max_seq_len=r.integer("n_positions", default=1024),
+        tied_embeddings=r.boolean("tie_word_embeddings", True),
         mlp="gelu",
         norm="layernorm",
         position="learned",
@@ -100,14 +100,14 @@ def _gpt2(r: _Reader) -> dict[str, Any]:
 
 def _gpt_neox(r: _Reader) -> dict[str, Any]:
     return dict(
-        n_layers=r.int("num_hidden_layers"),
-        hidden_size=r.int("hidden_size"),
-        n_heads=r.int("num_attention_heads"),
-        ffn_size=r.int("intermediate_size"),
-        vocab_size=r.int("vocab_size"),
-        max_seq_len=r.int("max_position_embeddings", default=2048),
-        tied_embeddings=r.bool("tie_word_embeddings", False),
-        parallel_block=r.bool("use_parallel_residual", True),
+        n_layers=r.integer("num_hidden_layers"),
+        hidden_size=r.integer("hidden_size"),
+        n_heads=r.integer("num_attention_heads"),
+        ffn_size=r.integer("intermediate_size"),
+        vocab_size=r.integer("vocab_size"),
+        max_seq_len=r.integer("max_position_embeddings", default=2048),
+        tied_embeddings=r.boolean("tie_word_embeddings", False),
+        parallel_block=r.boolean("use_parallel_residual", True),
         mlp="gelu",
         norm="layernorm",
         position="rope",
@@ -116,44 +116,44 @@ def _gpt_neox(r: _Reader) -> dict[str, Any]:
 
 
 def _falcon(r: _Reader) -> dict[str, Any]:
-    h = r.int("hidden_size")
-    n_heads = r.int("num_attention_heads", "n_head")
-    if r.bool("new_decoder_architecture", False):
-        kv = r.int("num_kv_heads", "n_head_kv", default=n_heads)
+    h = r.integer("hidden_size")
+    n_heads = r.integer("num_attention_heads", "n_head")
+    if r.boolean("new_decoder_architecture", False):
+        kv = r.integer("num_kv_heads", "n_head_kv", default=n_heads)
     else:
-        kv = 1 if r.bool("multi_query", True) else n_heads
+        kv = 1 if r.boolean("multi_query", True) else n_heads
     return dict(
-        n_layers=r.int("num_hidden_layers", "n_layer"),
+        n_layers=r.integer("num_hidden_layers", "n_layer"),
         hidden_size=h,
         n_heads=n_heads,
         n_kv_heads=kv,
-        ffn_size=r.int("ffn_hidden_size", default=4 * h),
-        vocab_size=r.int("vocab_size"),
-        max_seq_len=r.int("max_position_embeddings", default=2048),
-        tied_embeddings=r.bool("tie_word_embeddings", True),
-        parallel_block=r.bool("parallel_attn", True),
-        bias=r.bool("bias", False),
+        ffn_size=r.integer("ffn_hidden_size", default=4 * h),
+        vocab_size=r.integer("vocab_size"),
+        max_seq_len=r.integer("max_position_embeddings", default=2048),
+        tied_embeddings=r.boolean("tie_word_embeddings", True),
+        parallel_block=r.boolean("parallel_attn", True),
+        bias=r.boolean("bias", False),
         mlp="gelu",
         norm="layernorm",
-        position="alibi" if r.bool("alibi", False) else "rope",
+        position="alibi" if r.boolean("alibi", False) else "rope",
     )
 
 
 def _deepseek_v3(r: _Reader) -> dict[str, Any]:
     return _llama_like(
         r,
-        n_kv_heads=r.int("num_attention_heads"),
-        n_experts=r.int("n_routed_experts"),
-        n_active_experts=r.int("num_experts_per_tok"),
-        n_shared_experts=r.int("n_shared_experts", default=0) if r.config.get(
+        n_kv_heads=r.integer("num_attention_heads"),
+        n_experts=r.integer("n_routed_experts"),
+        n_active_experts=r.integer("num_experts_per_tok"),
+        n_shared_experts=r.integer("n_shared_experts", default=0) if r.config.get(
             "n_shared_experts") else 0,
-        moe_ffn_size=r.int("moe_intermediate_size"),
+        moe_ffn_size=r.integer("moe_intermediate_size"),
         n_dense_layers=int(r.config.get("first_k_dense_replace") or 0),
         q_lora_rank=int(r.config.get("q_lora_rank") or 0),
-        kv_lora_rank=r.int("kv_lora_rank"),
-        qk_nope_head_dim=r.int("qk_nope_head_dim"),
-        qk_rope_head_dim=r.int("qk_rope_head_dim"),
-        v_head_dim=r.int("v_head_dim"),
+        kv_lora_rank=r.integer("kv_lora_rank"),
+        qk_nope_head_dim=r.integer("qk_nope_head_dim"),
+        qk_rope_head_dim=r.integer("qk_rope_head_dim"),
+        v_head_dim=r.integer("v_head_dim"),
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scalewall._errors import CatalogFileError, InvalidParameter, UnknownCatalogEntry
 from scalewall.arch.model import Architecture, Provenance
@@ -54,7 +54,10 @@ class Catalog:
         return _resolve("PUE preset", name, self.pue_presets)
 
 
-def _resolve(kind: str, name: str, entries: Mapping[str, Any]) -> Any:
+_E = TypeVar("_E")
+
+
+def _resolve(kind: str, name: str, entries: Mapping[str, _E]) -> _E:
     key = name.strip().lower()
     if key in entries:
         return entries[key]
@@ -98,7 +101,7 @@ class _Entry:
             raise self.fail(key, "must be a number", value)
         if positive and not value > 0:
             raise self.fail(key, "must be > 0", value)
-        if low is not None and value < low or high is not None and value > high:
+        if (low is not None and value < low) or (high is not None and value > high):
             raise self.fail(key, f"must be in [{low}, {high}]", value)
         return float(value) * scale
 
@@ -239,9 +242,9 @@ def _model(entry: _Entry, key: str) -> Architecture:
         if name in entry.table:
             kwargs[name] = entry.text(name)
     for name in ("train_tokens", "published_params", "published_active_params"):
-        value = entry.number(name)
-        if value is not None:
-            kwargs[name] = value
+        amount = entry.number(name)
+        if amount is not None:
+            kwargs[name] = amount
     try:
         model = Architecture(
             id=key,

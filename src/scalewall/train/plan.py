@@ -171,6 +171,10 @@ def plan_training(
     accel = cat.accelerator(hardware) if isinstance(hardware, str) else hardware
     seq = seq_len if seq_len is not None else arch.seq_len
     _positive_number("seq_len", seq, integer=True)
+    if seq > arch.max_seq_len:
+        raise InvalidParameter(
+            f"seq_len={seq} exceeds the model's maximum context ({arch.max_seq_len})"
+        )
     tokens = n_tokens if n_tokens is not None else (arch.train_tokens or 20.0 * n_params(arch))
     _positive_number("tokens", tokens)
     if n_devices is not None:

@@ -7,7 +7,8 @@ no second model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -85,14 +86,14 @@ def enumerate_layouts(
         if key == "recompute":
             axes[key] = [float(RECOMPUTE.index(str(value)))]
         elif key in axes:
-            axes[key] = [float(value)]  # type: ignore[arg-type]
+            axes[key] = [float(value)]
     names = list(axes)
     grids = np.meshgrid(*(np.asarray(axes[n]) for n in names), indexing="ij")
     cols = {n: g.ravel() for n, g in zip(names, grids, strict=True)}
     tp, pp, cp, ep = cols["tp"], cols["pp"], cols["cp"], cols["ep"]
     dp = n_devices / (tp * pp * cp)
     if "dp" in fixed:
-        keep_dp = dp == float(fixed["dp"])  # type: ignore[arg-type]
+        keep_dp = dp == float(fixed["dp"])
     else:
         keep_dp = np.ones_like(dp, dtype=bool)
     L = arch.n_pipeline_layers
@@ -184,11 +185,14 @@ def search_layouts(
     return layout, _index(step, best), _index(mem, best)
 
 
-def _index(obj: StepBreakdown | MemoryBreakdown, i: int) -> StepBreakdown | MemoryBreakdown:
-    from dataclasses import fields, replace
+_B = TypeVar("_B", StepBreakdown, MemoryBreakdown)
+
+
+def _index(obj: _B, i: int) -> _B:
+    """The ``i``-th candidate of a breakdown evaluated over many."""
     changes = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
         if isinstance(value, np.ndarray) and value.ndim:
             changes[f.name] = value[i]
-    return replace(obj, **changes)  # type: ignore[return-value]
+    return replace(obj, **changes)

@@ -18,7 +18,6 @@ from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
-    all_gather_time_s,
     all_reduce_time_s,
     all_to_all_time_s,
     group_bandwidth_bytes_per_s,

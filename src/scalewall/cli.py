@@ -1,0 +1,293 @@
+"""The ``scalewall`` command: parse, call the public API, print. It computes nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from scalewall._errors import InvalidParameter, PlannerError
+
+app = typer.Typer(
+    name="scalewall",
+    help="What it takes to train and serve a large language model, and where scaling hits a "
+    "wall.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="List and show catalog entries (accelerators, models, regions).",
+                          no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+console = Console()
+err_console = Console(stderr=True)
+
+CatalogOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--catalog", help="Extra catalog TOML file (repeatable); also "
+                 "SCALEWALL_CATALOG=FILE[:FILE]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
+
+
+def parse_amount(text: str, *, name: str) -> float:
+    """``15.6T`` -> 1.56e13; plain numbers and exponents also work."""
+    match = re.fullmatch(r"\s*([0-9.]+(?:e[+-]?\d+)?)\s*([kmbgtp]?)\s*", text.lower())
+    if not match:
+        raise InvalidParameter(
+            f"--{name} must be a number, optionally with K, M, B or T (e.g. 15.6T), got {text!r}"
+        )
+    try:
+        value = float(match.group(1)) * _SUFFIX[match.group(2)]
+    except ValueError:
+        raise InvalidParameter(f"--{name} must be a number, got {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise InvalidParameter(f"--{name} must be > 0, got {text!r}")
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _fail(exc: PlannerError) -> None:
+    err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+class Recompute(StrEnum):
+    none = "none"
+    selective = "selective"
+    full = "full"
+
+
+class Recipe(StrEnum):
+    auto = "auto"
+    megatron = "megatron"
+    pytorch = "pytorch"
+
+
+class Precision(StrEnum):
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp8 = "fp8"
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="Catalog model (see `scalewall catalog list "
+                                       "models`).")] = "llama-3.1-405b",
+    hardware: Annotated[str, typer.Option(help="Catalog accelerator.")] = "h100-sxm",
+    devices: Annotated[int | None, typer.Option(min=1, help="Number of devices; default "
+                       "the smallest power of two that trains in about 90 days.")] = 16384,
+    tokens: Annotated[str, typer.Option(help="Training tokens, e.g. 15.6T; 'auto' uses the "
+                      "model's published count, else 20 per parameter.")] = "15.6T",
+    hf_config: Annotated[Path | None, typer.Option("--hf-config", help="A Hugging Face "
+                         "config.json (or its folder) to use instead of --model.")] = None,
+    seq_len: Annotated[int | None, typer.Option(min=1, help="Sequence length.")] = None,
+    global_batch: Annotated[int | None, typer.Option(min=1, help="Global batch in "
+                            "sequences.")] = None,
+    tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
+    pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
+    dp: Annotated[int | None, typer.Option(min=1, help="Data-parallel degree.")] = None,
+    cp: Annotated[int | None, typer.Option(min=1, help="Context-parallel degree.")] = None,
+    ep: Annotated[int | None, typer.Option(min=1, help="Expert-parallel degree.")] = None,
+    vpp: Annotated[int | None, typer.Option(min=1, help="Interleaved stages per device.")]
+    = None,
+    sp: Annotated[bool | None, typer.Option("--sp/--no-sp", help="Sequence parallelism.")]
+    = None,
+    micro_batch: Annotated[int | None, typer.Option(min=1, help="Micro-batch (sequences).")]
+    = None,
+    recompute: Annotated[Recompute | None, typer.Option(help="Activation recomputation.")]
+    = None,
+    zero: Annotated[int | None, typer.Option(min=0, max=3, help="ZeRO stage / FSDP (3).")]
+    = None,
+    flash: Annotated[bool, typer.Option("--flash/--no-flash", help="Fused (flash) attention.")]
+    = True,
+    dropout: Annotated[bool, typer.Option(help="Dropout in the layers.")] = False,
+    precision: Annotated[Precision, typer.Option(help="Mixed precision.")] = Precision.bf16,
+    recipe: Annotated[Recipe, typer.Option(help="Framework bookkeeping: megatron (bf16 "
+                      "weights + fp32 master) or pytorch (fp32 weights, autocast).")]
+    = Recipe.auto,
+    region: Annotated[str | None, typer.Option(help="Grid region for carbon and power "
+                      "price (see `scalewall catalog list regions`).")] = None,
+    pue: Annotated[str | None, typer.Option(help="PUE: a number or a preset name.")] = None,
+    unique_tokens: Annotated[str | None, typer.Option(help="Unique tokens available "
+                             "(default: public text stock).")] = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan a training run: memory, step time, days, device-hours, MWh, tCO2e, USD, data."""
+    from scalewall.api import plan_training, read_hf_config
+    from scalewall.catalog import get_catalog
+    from scalewall.train.layout import Layout
+
+    try:
+        cat = get_catalog(catalog or [])
+        arch: Any = read_hf_config(hf_config) if hf_config else model
+        n_tokens = None if tokens == "auto" else parse_amount(tokens, name="tokens")
+        pue_value: float | str | None = pue
+        if pue is not None:
+            try:
+                pue_value = float(pue)
+            except ValueError:
+                pue_value = pue
+        fixed: dict[str, Any] = {
+            k: v for k, v in dict(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, vpp=vpp, sp=sp,
+                                  micro_batch=micro_batch, zero=zero,
+                                  recompute=recompute.value if recompute else None).items()
+            if v is not None
+        }
+        options = dict(flash_attention=flash, dropout=dropout, precision=precision.value,
+                       recipe=recipe.value)
+        layout = None
+        full = {"tp", "pp", "dp", "micro_batch"}
+        if full <= set(fixed):
+            layout = Layout(**{**{k: v for k, v in fixed.items()}, **options})
+        plan = plan_training(
+            arch, hardware, n_devices=devices, n_tokens=n_tokens, seq_len=seq_len,
+            global_batch=global_batch, layout=layout, fixed={**fixed, **options},
+            region=region, pue=pue_value,
+            unique_tokens=parse_amount(unique_tokens, name="unique-tokens")
+            if unique_tokens else None,
+            catalog=cat,
+        )
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _print_json(plan.to_dict())
+        return
+    from scalewall.report.text import plan_report
+
+    console.print(plan_report(plan))
+
+
+class Kind(StrEnum):
+    accelerators = "accelerators"
+    models = "models"
+    regions = "regions"
+    pue = "pue"
+
+
+@catalog_app.command("list")
+def catalog_list(
+    kind: Annotated[Kind, typer.Argument(help="What to list.")] = Kind.accelerators,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List catalog entries of one kind."""
+    from scalewall.catalog import get_catalog
+
+    try:
+        cat = get_catalog(catalog or [])
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    entries = {
+        "accelerators": cat.accelerators, "models": cat.models, "regions": cat.regions,
+        "pue": cat.pue_presets,
+    }[kind.value]
+    if as_json:
+        from scalewall.api import describe
+
+        _print_json({kind.value: [describe(e) for e in entries.values()]})
+        return
+    from scalewall.report.text import catalog_table
+
+    console.print(catalog_table(kind.value, list(entries.values())))
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: Annotated[str, typer.Argument(help="An accelerator, model, region or PUE preset.")],
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one catalog entry with its source."""
+    from scalewall.api import describe, find_entry
+
+    try:
+        entry = find_entry(name, extra_files=catalog or [])
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    data = describe(entry)
+    if as_json:
+        _print_json(data)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{data['kind']}: {data['id']}", title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for key, value in data.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path | None, typer.Argument(help="CSV in the validation schema; default "
+                    "the shipped set.")] = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict every row of a CSV of published figures; print errors per row and metric."""
+    from scalewall.catalog import get_catalog
+    from scalewall.validate import SHIPPED_VALIDATION, read_validation_csv, validate_rows
+
+    try:
+        cat = get_catalog(catalog or [])
+        rows = read_validation_csv(file or SHIPPED_VALIDATION)
+        if as_json:
+            result = validate_rows(rows, catalog=cat)
+        else:
+            from rich.progress import Progress
+
+            with Progress(console=err_console, transient=True) as progress:
+                task = progress.add_task("predicting rows", total=len(rows))
+                result = validate_rows(
+                    rows, catalog=cat, progress=lambda i: progress.update(task, completed=i)
+                )
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from scalewall.report.text import validation_tables
+
+    console.print(validation_tables(result.to_dict()))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
+    app()
+
+
+if __name__ == "__main__":
+    main()

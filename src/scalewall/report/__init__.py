@@ -1,0 +1,1 @@
+"""Formatting of results for terminals and files (display units live here only)."""

@@ -1,0 +1,162 @@
+"""Rich tables for the terminal: the only place SI values become GiB, days, MWh and TFLOP/s."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from scalewall.train.plan import TrainingPlan
+from scalewall.units import DAY_S, GIB, MWH_J, TFLOP, TONNE_G
+
+__all__ = ["catalog_table", "plan_report", "si", "validation_tables"]
+
+
+def si(value: float, unit: str = "", digits: int = 3) -> str:
+    """``1.23e12`` -> ``1.23 T`` (decimal prefixes), for counts like tokens and parameters."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{unit}".rstrip()
+    return f"{value:.{digits}g} {unit}".rstrip()
+
+
+def _num(value: float | None, fmt: str = ",.1f") -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return format(value, fmt)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    return table
+
+
+def plan_report(plan: TrainingPlan) -> Group:
+    """The plan as rich tables: setup, memory, step time, throughput, run footprint, data."""
+    d = plan.to_dict()
+    lay = plan.layout
+    m, st, fp = plan.memory, plan.step, plan.footprint
+    head = Text.assemble(
+        ("Training plan: ", "bold"), f"{plan.model.label} on {plan.n_devices:,} x "
+        f"{plan.accelerator.label}\n",
+        f"{si(d['n_params'])} parameters ({si(d['n_active_params'])} active), "
+        f"{si(plan.n_tokens)} tokens at sequence {plan.seq_len:,}, "
+        f"{si(d['train_flop'], 'FLOP')} in {d['n_steps']:,.0f} steps\n",
+        (f"layout tp={lay.tp} pp={lay.pp} dp={lay.dp} cp={lay.cp} ep={lay.ep} "
+         f"sp={'on' if lay.sp else 'off'} vpp={lay.vpp} micro-batch={lay.micro_batch} "
+         f"global batch={lay.global_batch} recompute={lay.recompute} ZeRO-{lay.zero} "
+         f"{lay.precision} ({plan.recipe} bookkeeping"
+         f"{', searched' if plan.layout_searched else ''})"),
+    )
+    mem = _table("Memory per device (GiB)", "part", "GiB")
+    for label, value in (
+        ("weights", m.weights_bytes), ("gradients", m.gradients_bytes),
+        ("optimizer state", m.optimizer_bytes), ("activations", m.activations_bytes),
+        ("logits and loss", m.logits_bytes), ("peak allocated", m.peak_allocated_bytes),
+        ("framework and fragmentation", m.overhead_bytes), ("total", m.total_bytes),
+        ("device capacity", m.capacity_bytes),
+    ):
+        mem.add_row(label, _num(float(value) / GIB, ",.2f"))
+    fits = bool(m.feasible)
+    mem.caption = "fits" if fits else "[red]DOES NOT FIT: over capacity by " + _num(
+        (float(m.total_bytes) - m.capacity_bytes) / GIB, ",.1f") + " GiB[/red]"
+
+    step = _table("Step time (s)", "part", "seconds", "share")
+    total = float(st.step_s)
+    for label, value in (
+        ("matrix multiplies", st.gemm_s), ("attention", st.attention_s),
+        ("memory-bound kernels", st.elementwise_s), ("tensor-parallel comm", st.tp_comm_s),
+        ("context-parallel comm", st.cp_comm_s), ("expert all-to-all", st.ep_comm_s),
+        ("pipeline sends", st.pp_comm_s), ("pipeline bubble", st.bubble_s),
+        ("data-parallel sync (exposed)", st.dp_comm_s), ("optimizer", st.optimizer_s),
+    ):
+        v = float(value)
+        if v > 0:
+            step.add_row(label, _num(v, ",.3f"), f"{v / total:.1%}")
+    step.add_row("[bold]step[/bold]", _num(total, ",.3f"), "")
+
+    thr = _table("Throughput", "metric", "value")
+    thr.add_row("tokens/s", _num(float(st.tokens_per_s), ",.0f"))
+    thr.add_row("model TFLOP/s per device", _num(float(st.model_flop_per_s_per_device) / TFLOP))
+    thr.add_row("hardware TFLOP/s per device",
+                _num(float(st.hardware_flop_per_s_per_device) / TFLOP))
+    thr.add_row("MFU", f"{float(st.mfu):.1%}")
+    thr.add_row("HFU", f"{float(st.hfu):.1%}")
+
+    run = _table("Whole run", "metric", "value")
+    run.add_row("days", _num(float(fp.duration_s) / DAY_S))
+    run.add_row("device-hours", _num(float(fp.device_hours), ",.0f"))
+    run.add_row("average power per device (W)", _num(float(fp.device_power_w), ",.0f"))
+    run.add_row("facility power (MW)", _num(float(fp.facility_power_w) / 1e6, ",.2f"))
+    run.add_row("energy (MWh)", _num(float(fp.energy_j) / MWH_J, ",.0f"))
+    run.add_row(f"emissions (tCO2e, {plan.region})", _num(float(fp.co2_g) / TONNE_G, ",.0f"))
+    if fp.rental_cost_usd is not None:
+        run.add_row("cost, cloud rental (USD)", _num(float(fp.rental_cost_usd), ",.0f"))
+    if fp.ownership_cost_usd is not None:
+        run.add_row("cost, owned: amortised + power (USD)",
+                    _num(float(fp.ownership_cost_usd), ",.0f"))
+    run.caption = f"PUE {fp.pue:.2f}; goodput and host power from the catalog's planner constants"
+
+    data = _table("Data", "metric", "value")
+    data.add_row("tokens needed", si(plan.data.tokens_needed))
+    data.add_row("tokens available", si(plan.data.tokens_available))
+    data.add_row("epochs over available", _num(plan.data.epochs, ",.3f"))
+    data.caption = plan.data.source
+    note = Text(d["note"], style="dim")
+    return Group(head, mem, step, thr, run, data, note)
+
+
+def catalog_table(kind: str, entries: list[Any]) -> Table:
+    if kind == "accelerators":
+        t = _table("Accelerators", "id", "name", "bf16 TFLOP/s", "memory GiB", "TB/s", "TDP W")
+        for a in entries:
+            bf16 = a.peak_flop_per_s.get("bf16") or a.peak_flop_per_s.get("fp16")
+            t.add_row(a.id, a.name, _num(bf16 / TFLOP if bf16 else None, ",.0f"),
+                      _num(a.memory_bytes / GIB, ",.1f"),
+                      _num(a.memory_bandwidth_bytes_per_s / 1e12, ",.2f"), _num(a.tdp_w, ",.0f"))
+        return t
+    if kind == "models":
+        from scalewall.arch.counts import n_active_params, n_params
+        t = _table("Models", "id", "name", "parameters", "active", "layers", "hidden")
+        for m in entries:
+            t.add_row(m.id, m.name, si(n_params(m)), si(n_active_params(m)), str(m.n_layers),
+                      str(m.hidden_size))
+        return t
+    if kind == "regions":
+        t = _table("Regions", "id", "name", "gCO2e/kWh", "USD/kWh")
+        for r in entries:
+            price = r.electricity_usd_per_j * 3.6e6 if r.electricity_usd_per_j else None
+            t.add_row(r.id, r.name, _num(r.grid_g_per_j * 3.6e6, ",.0f"), _num(price, ",.3f"))
+        return t
+    t = _table("PUE presets", "id", "PUE")
+    for p in entries:
+        t.add_row(p.id, _num(p.pue, ".2f"))
+    return t
+
+
+def validation_tables(result: dict[str, Any]) -> Group:
+    rows = _table("Predicted against published", "id", "metric", "reported", "predicted",
+                  "error")
+    for r in result["rows"]:
+        err = r["error"]
+        rows.add_row(
+            r["id"], r["metric"], _num(r["reported"], ",.4g"),
+            _num(r["predicted"], ",.4g") if r["predicted"] is not None else "-",
+            f"{err:+.1%}" if err is not None else f"[dim]{r.get('reason', '')[:60]}[/dim]",
+        )
+    summary = _table("Summary by metric", "metric", "n", "median |error|", "max |error|")
+    for metric, s in result["summary"].items():
+        summary.add_row(metric, str(s["n"]),
+                        f"{s['median_abs_error']:.1%}" if s["median_abs_error"] is not None
+                        else "-",
+                        f"{s['max_abs_error']:.1%}" if s["max_abs_error"] is not None else "-")
+    return Group(rows, summary)
+
+

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from scalewall.arch import (
+    Architecture,
+    kv_cache_bytes_per_token,
+    model_flop_per_token,
+    n_active_params,
+    n_params,
+)
+from scalewall.catalog import load_catalog
+from tests.conftest import reference_cases
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog()
+
+
+@pytest.mark.parametrize("case", reference_cases("megatron_flops.toml"))
+def test_training_flop_matches_megatron_eq3(case):
+    L, h, a, V, s = case["layers"], case["hidden"], case["heads"], 51200, 2048
+    arch = Architecture(n_layers=L, hidden_size=h, n_heads=a, ffn_size=4 * h, vocab_size=V,
+                        position="learned", bias=True, tied_embeddings=True, max_seq_len=s)
+    per_iteration = 72 * s * L * h**2 * (1 + s / (6 * h) + V / (12 * h * L))  # B = 1
+    # biases and norms add a few parts in 10^4 that eq. 3 leaves out
+    assert_allclose(model_flop_per_token(arch, s) * s, per_iteration, rtol=2e-3)
+
+
+def test_mixtral_active_parameters(cat):
+    """Mistral AI 2024: 46.7B total, 12.9B active per token."""
+    m = cat.model("mixtral-8x7b")
+    assert n_params(m) == pytest.approx(46.7e9, rel=0.005)
+    assert n_active_params(m) == pytest.approx(12.9e9, rel=0.005)
+
+
+def test_deepseek_v3_total_and_active(cat):
+    """DeepSeek-AI 2024: 671B total, 37B activated (the count of the embedding table in the
+    activated figure is not stated; within 2%)."""
+    m = cat.model("deepseek-v3")
+    assert n_params(m) == pytest.approx(671e9, rel=0.005)
+    assert n_active_params(m) == pytest.approx(37e9, rel=0.02)
+
+
+def test_kv_cache_llama_3_70b_gqa(cat):
+    """80 layers x 2 (K,V) x 8 kv heads x 128 x 2 bytes = 327,680 bytes per token."""
+    assert kv_cache_bytes_per_token(cat.model("llama-3.1-70b")) == 327_680
+
+
+def test_kv_cache_mla_is_compressed(cat):
+    """DeepSeek-V3 caches (512 + 64) elements per layer: 61 x 576 x 2 bytes."""
+    assert kv_cache_bytes_per_token(cat.model("deepseek-v3")) == 61 * 576 * 2
+
+
+def test_scalar_and_array_agree(cat):
+    m = cat.model("llama-3.1-8b")
+    seqs = np.array([1024.0, 4096.0, 8192.0])
+    arr = model_flop_per_token(m, seqs)
+    for s, value in zip(seqs, arr, strict=True):
+        assert model_flop_per_token(m, float(s)) == pytest.approx(value)
+
+
+def test_ssm_layers_replace_attention_cache():
+    dense = Architecture(n_layers=24, hidden_size=2048, n_heads=16, ffn_size=8192,
+                         vocab_size=32000)
+    hybrid = dense.replace(n_ssm_layers=18)
+    assert kv_cache_bytes_per_token(hybrid) == pytest.approx(
+        kv_cache_bytes_per_token(dense) * 6 / 24)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"n_layers": 0}, "n_layers must be a positive integer"),
+     ({"n_kv_heads": 5}, "n_kv_heads must divide n_heads=16"),
+     ({"mlp": "relu2"}, "mlp must be one of")],
+)
+def test_bad_shapes_are_named(changes, message):
+    base = dict(n_layers=2, hidden_size=256, n_heads=16, ffn_size=1024, vocab_size=1000)
+    with pytest.raises(ValueError, match=message):
+        Architecture(**{**base, **changes})

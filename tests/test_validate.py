@@ -1,0 +1,37 @@
+"""Accuracy on the shipped validation set, against the targets the project states."""
+
+from __future__ import annotations
+
+import pytest
+
+from scalewall.validate import SHIPPED_VALIDATION, read_validation_csv, validate_rows
+
+
+@pytest.fixture(scope="module")
+def result():
+    return validate_rows(read_validation_csv(SHIPPED_VALIDATION))
+
+
+def test_shipped_set_size_and_sources():
+    rows = read_validation_csv(SHIPPED_VALIDATION)
+    assert len(rows) >= 40
+    publications = {r["id"].split("-")[0] for r in rows}
+    assert len(publications) >= 8
+    assert all(r["source"].strip() for r in rows)
+
+
+def test_every_train_row_is_predicted_or_says_why(result):
+    for row in result.rows:
+        assert row["error"] is not None or row.get("reason"), row["id"]
+
+
+def test_peak_memory_within_10_percent(result):
+    assert result.summary["peak_memory_gib"]["median_abs_error"] <= 0.10
+
+
+@pytest.mark.xfail(strict=True, reason="Korthikanti et al. 2022 step times: the model is "
+                   "about 10% optimistic on A100 (see README, Accuracy); target 5%")
+def test_korthikanti_step_time_within_5_percent(result):
+    errs = sorted(abs(r["error"]) for r in result.rows
+                  if r["id"].startswith("kor22-") and r["metric"] == "step_s")
+    assert errs[len(errs) // 2] <= 0.05
