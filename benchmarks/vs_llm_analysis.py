@@ -182,18 +182,21 @@ def la_plan(la: dict[str, Any], row: dict[str, str], efficiency: float) -> dict[
 def la_tflops(la: dict[str, Any], row: dict[str, str], efficiency: float) -> float:
     summary = la_plan(la, row, efficiency)
     n_gpus = int(row["tp"]) * int(row["pp"]) * int(row["dp"])
-    return megatron_flop_per_iter(row) / (summary["latency_per_iter"] * n_gpus) / 1e12
+    return megatron_flop_per_iter(row) / (float(summary["latency_per_iter"]) * n_gpus) / 1e12
 
 
 def run_llm_analysis(la: dict[str, Any], rows: list[dict[str, str]], out: list[Row],
                      reps: int) -> None:
     for raw, row in zip(rows, out, strict=True):
+
+        def one(raw: dict[str, str] = raw) -> object:
+            return la_plan(la, raw, LA_DEFAULT_EFFICIENCY)
+
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 row.la_pred = la_tflops(la, raw, LA_DEFAULT_EFFICIENCY)
                 row.la_guess_pred = la_tflops(la, raw, LA_GUESS_EFFICIENCY)
-                row.la_ms = median_ms(lambda raw=raw: la_plan(la, raw, LA_DEFAULT_EFFICIENCY),
-                                      reps)
+                row.la_ms = median_ms(one, reps)
         except Exception as exc:  # an assertion inside llm-analysis: report, keep going
             row.la_reason = f"{type(exc).__name__}: {exc}"[:80]
 

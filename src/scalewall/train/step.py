@@ -18,10 +18,12 @@ from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
+    all_gather_time_s,
     all_reduce_time_s,
     all_to_all_time_s,
     group_bandwidth_bytes_per_s,
     p2p_time_s,
+    reduce_scatter_time_s,
 )
 from scalewall.kernels import DeviceRates, matmul_time_s, stream_time_s
 
@@ -274,16 +276,32 @@ def training_step(
     p = param_breakdown(arch)
     dense_local = ((p.total - p.mlp_experts) / tp_ / pp_)
     expert_local = p.mlp_experts / (ep_ * tp_ * pp_)
-    grad_bytes = 2.0 if recipe == "megatron" else 4.0
+    # gradients are reduced in fp32 by both recipes: Megatron-LM forces fp32 accumulation and
+    # all-reduce under bf16 (arguments.py: "bfloat16 requires gradient accumulation and
+    # all-reduce to be done in fp32"); PyTorch DDP/FSDP reduce the fp32 gradients of fp32 weights
+    grad_bytes = 4.0
     dp_group = dp_ * cp_
     dp_bw = group_bandwidth_bytes_per_s(dp_group, tp_, rates)
     ep_group = np.maximum(dp_group / ep_, 1.0)
     ep_dp_bw = group_bandwidth_bytes_per_s(ep_group, tp_ * ep_, rates)
-    # ZeRO-3 all-gathers the weights again for forward and backward: 1.5x an all-reduce
-    zero3 = np.where(zero_ >= 3, 1.5, 1.0)
-    dp_s = zero3 * (all_reduce_time_s(dense_local * grad_bytes, dp_group, dp_bw, rates)
-                    + all_reduce_time_s(expert_local * grad_bytes, ep_group, ep_dp_bw, rates))
-    window = stage_b * pp_ if overlap_grad_reduce else 0.0 * stage_b
+
+    def dp_sync(n_params: FloatArray, group: FloatArray, bw: FloatArray) -> FloatArray:
+        """ZeRO-0: all-reduce of fp32 gradients. ZeRO-1/2 (distributed optimizer):
+        reduce-scatter of the gradients, all-gather of the updated bf16 weights. ZeRO-3 also
+        gathers the bf16 weights again for every micro-batch's forward and backward."""
+        rs = reduce_scatter_time_s(n_params * grad_bytes, group, bw, rates)
+        ag = all_gather_time_s(n_params * 2.0, group, bw, rates)
+        out: FloatArray = np.where(
+            zero_ == 0, all_reduce_time_s(n_params * grad_bytes, group, bw, rates),
+            np.where(zero_ >= 3, rs + 2.0 * m * ag, rs + ag),
+        )
+        return out
+
+    dp_s = dp_sync(dense_local, dp_group, dp_bw) + dp_sync(expert_local, ep_group, ep_dp_bw)
+    # ZeRO-3 prefetches each layer's weights during the previous layer's compute, so its
+    # gathers hide behind the whole step; otherwise only the last backward passes hide the sync
+    window = np.where(zero_ >= 3, m * micro_s, stage_b * pp_) if overlap_grad_reduce \
+        else 0.0 * stage_b
     dp_exposed = np.maximum(dp_s - window, 0.0)
     local = dense_local + expert_local
     shard = np.where(zero_ >= 1, dp_group, 1.0)
