@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from scalewall._errors import InvalidLayout, InvalidParameter
@@ -58,7 +58,7 @@ class Layout:
         return (self.global_batch or self.micro_batch * self.dp) // (self.micro_batch * self.dp)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def recipe_for(layout: Layout) -> str:
@@ -153,4 +153,4 @@ def check_layout(
         raise InvalidLayout(
             f"the interleaved schedule needs micro-batches per step ({m}) divisible by pp={pp}"
         )
-    return Layout(**{**layout.to_dict(), "global_batch": global_batch})
+    return replace(layout, global_batch=global_batch)

@@ -30,6 +30,9 @@ __all__ = [
 #: largest single tensor" (DESIGN.md); on one H200 this reproduces the measured peaks of a GPT
 #: 124M (16 sequences of 1,024) and 1.3B (4 of 2,048) within 1% (shared/validation/README.md).
 LOGITS_BYTES_PER_ELEMENT = 12.0
+#: Most parameters ZeRO-3 keeps gathered at once (DeepSpeed config reference,
+#: ``stage3_max_live_parameters``, default 1e9).
+_ZERO3_MAX_LIVE_PARAMS = 1e9
 
 
 @dataclass(frozen=True)
@@ -244,8 +247,10 @@ def training_memory(
     acts_first = stage_layers * in_flight * interleave * act_layer + transient
     acts_last = stage_layers * act_layer + transient
     logits = micro_batch * s / cp_ * arch.vocab_size / tp_ * LOGITS_BYTES_PER_ELEMENT
-    # ZeRO-3 gathers one layer's weights (two, with prefetch) at a time
-    gathered = np.where(zero_ >= 3, 2.0 * w_b * (per_layer + experts_per_layer), 0.0)
+    # ZeRO-3 gathers weights module by module with prefetch: two layers' worth, capped by
+    # DeepSpeed's stage3_max_live_parameters (default 1e9 parameters)
+    live = np.minimum(2.0 * (per_layer + experts_per_layer), _ZERO3_MAX_LIVE_PARAMS)
+    gathered = np.where(zero_ >= 3, 2.0 * live, 0.0)
 
     def stage_peak(n_dense: FloatArray, acts: FloatArray, logit: FloatArray) -> tuple[
             FloatArray, ...]:

@@ -69,7 +69,10 @@ def _gemm_fwd_bwd(m: FloatArray, k: FloatArray, n: FloatArray, rates: DeviceRate
 
 def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
                  ) -> tuple[FloatArray, FloatArray]:
-    """Forward and backward GEMM time of one average layer on one device [s]."""
+    """Forward and backward GEMM time of one average layer on one device [s].
+
+    All of the layer's GEMMs are stacked on a leading axis and timed in one call.
+    """
     h, a = float(arch.hidden_size), float(arch.n_heads)
     # (k, n, which side tensor parallelism splits: "n" column-parallel, "k" row-parallel, "")
     attn: list[tuple[float, float, str]]
@@ -84,49 +87,46 @@ def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: Device
     else:
         d = float(arch.d_head)
         attn = [(h, (a + 2.0 * arch.kv_heads) * d, "n"), (a * d, h, "k")]
-    if arch.n_ssm_layers:
-        d_in = float(arch.ssm_expand * arch.hidden_size)
-        n_heads = d_in / arch.ssm_head_dim
-        ssm = [(h, 2 * d_in + 2 * arch.ssm_state_size + n_heads, "n"), (d_in, h, "k")]
-    else:
-        ssm = []
     up = 2.0 if arch.mlp == "swiglu" else 1.0
 
     def mlp(ffn: float) -> list[tuple[float, float, str]]:
         return [(h, up * ffn, "n"), (ffn, h, "k")]
 
-    def run(shapes: list[tuple[float, float, str]], m: FloatArray, batch: ArrayLike = 1.0
-            ) -> tuple[FloatArray, FloatArray]:
-        f_tot: FloatArray = np.zeros_like(m)
-        b_tot: FloatArray = np.zeros_like(m)
-        for k, n, split in shapes:
-            kk = k / t if split == "k" else k * np.ones_like(t)
-            nn = n / t if split == "n" else n * np.ones_like(t)
-            f, b = _gemm_fwd_bwd(m, kk, nn, rates, batch=batch)
-            f_tot, b_tot = f_tot + f, b_tot + b
-        return f_tot, b_tot
-
+    # (weight in the average layer, tokens multiplier, shapes)
+    groups: list[tuple[float, float, list[tuple[float, float, str]]]] = []
     frac_ssm = arch.n_ssm_layers / arch.n_layers
-    af, ab = run(attn, T)
-    if ssm:
-        sf, sb = run(ssm, T)
-        af, ab = (1 - frac_ssm) * af + frac_ssm * sf, (1 - frac_ssm) * ab + frac_ssm * sb
+    groups.append((1.0 - frac_ssm, 1.0, attn))
+    if arch.n_ssm_layers:
+        d_in = float(arch.ssm_expand * arch.hidden_size)
+        n_heads = d_in / arch.ssm_head_dim
+        groups.append((frac_ssm, 1.0,
+                       [(h, 2 * d_in + 2 * arch.ssm_state_size + n_heads, "n"), (d_in, h, "k")]))
     if arch.is_moe:
-        k_act, n_exp = float(arch.n_active_experts), float(arch.n_experts)
+        dense_frac = arch.n_dense_layers / arch.n_layers
         ffn = float(arch.expert_ffn_size)
         # balanced routing: each device's E/ep experts together see T*k tokens
-        mf, mb = run(mlp(ffn), T * k_act, batch=1.0)
-        mf_r, mb_r = run([(h, n_exp, "")], T)
-        mf, mb = mf + mf_r, mb + mb_r
+        groups.append((1.0 - dense_frac, float(arch.n_active_experts), mlp(ffn)))
+        groups.append((1.0 - dense_frac, 1.0, [(h, float(arch.n_experts), "")]))  # router
         if arch.n_shared_experts:
-            sf, sb = run(mlp(ffn * arch.n_shared_experts), T)
-            mf, mb = mf + sf, mb + sb
-        dense_frac = arch.n_dense_layers / arch.n_layers
-        df, db = run(mlp(float(arch.ffn_size)), T)
-        mf, mb = (1 - dense_frac) * mf + dense_frac * df, (1 - dense_frac) * mb + dense_frac * db
+            groups.append((1.0 - dense_frac, 1.0, mlp(ffn * arch.n_shared_experts)))
+        if arch.n_dense_layers:
+            groups.append((dense_frac, 1.0, mlp(float(arch.ffn_size))))
     else:
-        mf, mb = run(mlp(float(arch.ffn_size)), T)
-    return af + mf, ab + mb
+        groups.append((1.0, 1.0, mlp(float(arch.ffn_size))))
+
+    shape = np.broadcast_shapes(np.shape(T), np.shape(t))
+    ms, ks, ns, ws = [], [], [], []
+    for weight, token_mult, shapes in groups:
+        for k, n, split in shapes:
+            ms.append(np.broadcast_to(T * token_mult, shape))
+            ks.append(np.broadcast_to(k / t if split == "k" else k + 0.0 * t, shape))
+            ns.append(np.broadcast_to(n / t if split == "n" else n + 0.0 * t, shape))
+            ws.append(weight)
+    M, K, N = np.stack(ms), np.stack(ks), np.stack(ns)  # (gemms, *layouts)
+    w = np.asarray(ws).reshape((-1,) + (1,) * len(shape))
+    fwd = (w * matmul_time_s(M, N, K, rates)).sum(axis=0)
+    bwd = (w * (matmul_time_s(M, K, N, rates) + matmul_time_s(K, N, M, rates))).sum(axis=0)
+    return fwd, bwd
 
 
 def _elementwise_bytes_per_token(arch: Architecture, t: FloatArray, sp: FloatArray,
@@ -291,9 +291,12 @@ def training_step(
         gathers the bf16 weights again for every micro-batch's forward and backward."""
         rs = reduce_scatter_time_s(n_params * grad_bytes, group, bw, rates)
         ag = all_gather_time_s(n_params * 2.0, group, bw, rates)
+        # ZeRO-3 (DeepSpeed) reduces gradients in the training precision (its default
+        # communication_data_type), 2 bytes
+        rs3 = reduce_scatter_time_s(n_params * 2.0, group, bw, rates)
         out: FloatArray = np.where(
             zero_ == 0, all_reduce_time_s(n_params * grad_bytes, group, bw, rates),
-            np.where(zero_ >= 3, rs + 2.0 * m * ag, rs + ag),
+            np.where(zero_ >= 3, rs3 + 2.0 * m * ag, rs + ag),
         )
         return out
 
