@@ -27,6 +27,22 @@ catalog_app = typer.Typer(help="List and show catalog entries (accelerators, mod
                           no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
+
+def _register_optional_apps() -> None:
+    """Sub-commands that live beside their domain package (laws, inference)."""
+    import importlib
+    import importlib.util
+
+    for module, name in (("scalewall.laws.cli", "laws"), ("scalewall.infer.cli", "infer")):
+        if importlib.util.find_spec(module) is None:
+            continue
+        mod = importlib.import_module(module)
+        mod.register(app)
+    del name
+
+
+_register_optional_apps()
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -161,6 +161,17 @@ def _predict_train(row: dict[str, str], cat: Catalog, rownum: str) -> TrainingPl
     return plan
 
 
+def _hook(module: str, function: str, row: dict[str, str], cat: Catalog, rownum: str) -> float:
+    """Predict a row with the domain package that owns its metric (inference, laws)."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise PlannerError(f"row {rownum}: {module} is not available to predict this metric")
+    predict = getattr(importlib.import_module(module), function)
+    return float(predict(row, cat, rownum))
+
+
 def validate_rows(rows: Sequence[dict[str, str]], *, catalog: Catalog | None = None,
                   progress: Callable[[int], None] | None = None) -> ValidationResult:
     """Predict each row; see the module docstring for the schema."""
@@ -187,9 +198,15 @@ def validate_rows(rows: Sequence[dict[str, str]], *, catalog: Catalog | None = N
                 result["predicted"] = predicted
                 result["error"] = predicted / reported - 1.0
             elif task == "infer" or metric in _INFER_METRICS:
-                result["reason"] = "inference rows need the inference planner (not built yet)"
+                predicted = _hook("scalewall.infer.validate", "predict_infer_row", row, cat,
+                                  rownum)
+                result["predicted"] = predicted
+                result["error"] = predicted / reported - 1.0
             elif metric == "loss":
-                result["reason"] = "loss rows need the scaling-law module (not built yet)"
+                predicted = _hook("scalewall.laws.validate", "predict_loss_row", row, cat,
+                                  rownum)
+                result["predicted"] = predicted
+                result["error"] = predicted / reported - 1.0
             else:
                 raise CatalogFileError(f"row {rownum}: task must be train or infer, got {task!r}")
         except PlannerError as exc:
