@@ -33,12 +33,13 @@ def _register_optional_apps() -> None:
     import importlib
     import importlib.util
 
-    for module, name in (("scalewall.laws.cli", "laws"), ("scalewall.infer.cli", "infer")):
-        if importlib.util.find_spec(module) is None:
-            continue
-        mod = importlib.import_module(module)
-        mod.register(app)
-    del name
+    for module in ("scalewall.laws.cli", "scalewall.infer.cli"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # the parent package is not there
+            found = False
+        if found:
+            importlib.import_module(module).register(app)
 
 
 _register_optional_apps()

@@ -166,7 +166,11 @@ def _hook(module: str, function: str, row: dict[str, str], cat: Catalog, rownum:
     import importlib
     import importlib.util
 
-    if importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package is not there
+        found = False
+    if not found:
         raise PlannerError(f"row {rownum}: {module} is not available to predict this metric")
     predict = getattr(importlib.import_module(module), function)
     return float(predict(row, cat, rownum))
