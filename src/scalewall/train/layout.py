@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from scalewall._errors import InvalidLayout, InvalidParameter
+from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.model import Architecture
 from scalewall.units import PRECISIONS
 
-__all__ = ["RECIPES", "RECOMPUTE", "Layout", "check_layout", "recipe_for"]
+__all__ = ["RECIPES", "RECOMPUTE", "Layout", "check_layout", "recipe_for", "stage_layers"]
 
 #: Activation recomputation modes, coded 0/1/2 in the vectorized kernels.
 RECOMPUTE: tuple[str, ...] = ("none", "selective", "full")
@@ -59,6 +62,28 @@ class Layout:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def stage_layers(n_layers: int, pp: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Layers on the first, a middle and the last pipeline stage.
+
+    When ``pp`` divides the layers, every stage has ``L/p``. When it divides ``L + 1`` or
+    ``L + 2``, the embedding (and the loss) take a layer's slot on the first (and last) stage,
+    as Megatron-LM's account-for-embedding/loss options and Llama 3's 126 layers on 16 stages
+    do. Otherwise stages hold ``ceil(L/p)`` at most.
+    """
+    p = np.asarray(pp, dtype=float)
+    L = float(n_layers)
+    even = (L % p) == 0
+    plus1 = ~even & (((L + 1) % p) == 0)
+    plus2 = ~even & ~plus1 & (((L + 2) % p) == 0)
+    middle = np.where(even, L / p, np.where(plus1, (L + 1) / p,
+                                            np.where(plus2, (L + 2) / p, np.ceil(L / p))))
+    first = np.where(plus1 | plus2, middle - 1.0, middle)
+    last = np.where(plus2, middle - 1.0, middle)
+    first = np.where(p == 1, L, first)
+    last = np.where(p == 1, L, last)
+    return first, middle, last
 
 
 def recipe_for(layout: Layout) -> str:

@@ -16,6 +16,7 @@ from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import param_breakdown
 from scalewall.arch.model import Architecture
 from scalewall.hardware import PlannerDefaults
+from scalewall.train.layout import stage_layers
 
 __all__ = [
     "LOGITS_BYTES_PER_ELEMENT",
@@ -196,12 +197,12 @@ def training_memory(
     s = np.asarray(seq_len, dtype=float)
     L = float(arch.n_layers)
     p = param_breakdown(arch)
-    stage_layers = np.ceil(arch.n_pipeline_layers / pp_)
+    first_layers, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
     per_layer = (p.attention + p.mlp_dense + p.mlp_shared + p.norms) / L / tp_
     experts_per_layer = p.mlp_experts / L / (ep_ * tp_)
     vocab_shard = arch.vocab_size * arch.hidden_size / tp_
-    body = stage_layers * per_layer
-    experts = stage_layers * experts_per_layer
+    body = mid_layers * per_layer  # model state of the largest stage
+    experts = mid_layers * experts_per_layer
     first_extra = p.embedding / tp_ + np.where(pp_ == 1, p.output_head / tp_, 0.0)
     last_extra = np.where(pp_ == 1, first_extra, vocab_shard)  # a head (or a tied copy)
 
@@ -244,8 +245,8 @@ def training_memory(
     transient = np.where(np.asarray(recompute) == 2, one_layer, 0.0)
     interleave = np.where(vpp_ > 1, 1.0 + (pp_ - 1.0) / (pp_ * vpp_), 1.0)
     in_flight = np.minimum(pp_, np.maximum(m, 1.0))
-    acts_first = stage_layers * in_flight * interleave * act_layer + transient
-    acts_last = stage_layers * act_layer + transient
+    acts_first = first_layers * in_flight * interleave * act_layer + transient
+    acts_last = last_layers * act_layer + transient
     logits = micro_batch * s / cp_ * arch.vocab_size / tp_ * LOGITS_BYTES_PER_ELEMENT
     # ZeRO-3 gathers weights module by module with prefetch: two layers' worth, capped by
     # DeepSpeed's stage3_max_live_parameters (default 1e9 parameters)

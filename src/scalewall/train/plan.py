@@ -16,7 +16,7 @@ from scalewall.hardware import Accelerator
 from scalewall.kernels import DeviceRates, device_rates
 from scalewall.train.layout import Layout, check_layout, recipe_for
 from scalewall.train.memory import MemoryBreakdown, training_memory
-from scalewall.train.search import search_layouts
+from scalewall.train.search import SearchResult, search_layouts
 from scalewall.train.step import StepBreakdown, training_step
 from scalewall.units import DAY_S
 
@@ -64,12 +64,26 @@ class TrainingPlan:
     rates: DeviceRates
     layout_searched: bool
     region: str
+    search: SearchResult | None = None
 
     @property
     def n_steps(self) -> float:
         return self.n_tokens / float(self.step.tokens_per_step)
 
-    def to_dict(self) -> dict[str, Any]:
+    def search_summary(self, *, top: int = 5) -> dict[str, Any] | None:
+        """The layout search behind this plan: counts, top layouts, Pareto fronts, and why
+        the best beats the runner-up."""
+        s = self.search
+        if s is None:
+            return None
+        return {
+            "objective": s.objective, "n_enumerated": s.n_enumerated, "n_valid": s.n_valid,
+            "n_feasible": len(s), "top": s.top(top), "why_best": s.explain(),
+            "pareto_time_memory": [s.row(i) for i in s.pareto("memory")],
+            "pareto_time_energy": [s.row(i) for i in s.pareto("energy")],
+        }
+
+    def to_dict(self, *, top: int = 5) -> dict[str, Any]:
         return {
             "model": self.model.id, "hardware": self.accelerator.id,
             "n_devices": self.n_devices, "seq_len": self.seq_len, "n_tokens": self.n_tokens,
@@ -82,10 +96,20 @@ class TrainingPlan:
             "region": self.region,
             "memory": self.memory.to_dict(), "step": self.step.to_dict(),
             "footprint": self.footprint.to_dict(), "data": self.data.to_dict(),
+            "search": self.search_summary(top=top),
             "note": ("calibrated on measured runs of this device" if self.rates.calibrated else
                      "uncalibrated: datasheet rates with sourced efficiencies; see "
                      "`scalewall validate` for the accuracy on published runs"),
         }
+
+
+def _pue_value(cat: Catalog, pue: float | str | None) -> float:
+    if isinstance(pue, str):
+        return cat.pue(pue).pue
+    value = pue if pue is not None else cat.defaults.default_pue
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1.0 <= value <= 3.0:
+        raise InvalidParameter(f"pue must be a number in [1, 3] or a preset name, got {pue!r}")
+    return float(value)
 
 
 def default_global_batch(n_devices: int, seq_len: int) -> int:
@@ -145,6 +169,7 @@ def plan_training(
     pue: float | str | None = None,
     unique_tokens: float | None = None,
     rates: DeviceRates | None = None,
+    objective: str = "time",
     catalog: Catalog | None = None,
 ) -> TrainingPlan:
     """Plan a training run of ``model`` on ``n_devices`` of ``hardware``.
@@ -199,7 +224,8 @@ def plan_training(
                 plan = plan_training(
                     arch, accel, n_devices=2**exponent, n_tokens=tokens, seq_len=seq,
                     global_batch=global_batch, layout=layout, fixed=fixed, region=region,
-                    pue=pue, unique_tokens=unique_tokens, rates=rates, catalog=cat,
+                    pue=pue, unique_tokens=unique_tokens, rates=rates, objective=objective,
+                    catalog=cat,
                 )
             except InvalidLayout:
                 continue
@@ -213,6 +239,7 @@ def plan_training(
         global_batch = default_global_batch(n_devices, seq)
     recipe = recipe_for(base)
     searched = layout is None
+    search: SearchResult | None = None
     if layout is not None:
         lay = check_layout(arch, Layout(**{**layout.to_dict(), "global_batch": global_batch
                                            if layout.global_batch is None else
@@ -224,26 +251,20 @@ def plan_training(
         pinned = {k: v for k, v in (fixed or {}).items()
                   if k in ("tp", "pp", "dp", "cp", "ep", "sp", "vpp", "micro_batch",
                            "recompute", "zero")}
-        if {"tp", "pp"} <= set(pinned) and base.recipe == "auto":
-            recipe = "megatron" if int(pinned["tp"]) * int(pinned["pp"]) > 1 else "pytorch"
-        lay, _, _ = search_layouts(
+        search = search_layouts(
             arch, accel, dev_rates, cat.defaults, n_devices=n_devices, seq_len=seq,
-            global_batch=global_batch, base=base, recipe=recipe, fixed=pinned,
+            global_batch=global_batch, base=base, recipe=base.recipe, fixed=pinned,
+            objective=objective, pue=_pue_value(cat, pue),
         )
-        recipe = recipe_for(lay) if base.recipe == "auto" and not ({"tp", "pp"} <= set(pinned)) \
-            else recipe
+        lay = search.layout(0)
+        recipe = recipe_for(lay)
         step, mem = _evaluate(arch, accel, dev_rates, cat, lay, recipe, seq)
 
     d = cat.defaults
     duration = tokens / float(step.tokens_per_s) / d.goodput
     busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
     region_entry = cat.region(region or d.default_region)
-    if isinstance(pue, str):
-        pue_value = cat.pue(pue).pue
-    else:
-        pue_value = pue if pue is not None else d.default_pue
-        if not 1.0 <= pue_value <= 3.0:
-            raise InvalidParameter(f"pue must be in [1, 3], got {pue_value!r}")
+    pue_value = _pue_value(cat, pue)
     tdp = accel.tdp_w or 0.0
     idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
     fp = run_footprint(
@@ -266,5 +287,5 @@ def plan_training(
     return TrainingPlan(
         model=arch, accelerator=accel, layout=lay, recipe=recipe, n_devices=n_devices,
         seq_len=seq, n_tokens=tokens, memory=mem, step=step, footprint=fp, data=data,
-        rates=dev_rates, layout_searched=searched, region=region_entry.id,
+        rates=dev_rates, layout_searched=searched, region=region_entry.id, search=search,
     )

@@ -2,35 +2,54 @@
 
 Every candidate goes through the same :func:`~scalewall.train.memory.training_memory` and
 :func:`~scalewall.train.step.training_step` that evaluate a single plan: one vectorized call,
-no second model.
+no second model. Candidates are ranked by step time, cost or energy per step; the result keeps
+all feasible ones, so the top k, the Pareto fronts and the rank of any given layout follow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from scalewall._errors import InvalidLayout
+from scalewall._errors import InvalidLayout, InvalidParameter
 from scalewall._types import BoolArray, FloatArray
 from scalewall.arch.model import Architecture
+from scalewall.footprint import device_power_w
 from scalewall.hardware import Accelerator, PlannerDefaults
 from scalewall.kernels import DeviceRates
 from scalewall.train.layout import RECOMPUTE, Layout
 from scalewall.train.memory import MemoryBreakdown, training_memory
 from scalewall.train.step import StepBreakdown, training_step
+from scalewall.units import HOUR_S
 
-__all__ = ["LayoutCandidates", "enumerate_layouts", "search_layouts"]
+__all__ = [
+    "OBJECTIVES",
+    "LayoutCandidates",
+    "SearchResult",
+    "enumerate_layouts",
+    "search_layouts",
+]
+
+#: What a search can minimise, per optimizer step.
+OBJECTIVES: tuple[str, ...] = ("time", "cost", "energy")
+_AXES = ("tp", "pp", "dp", "cp", "ep", "sp", "vpp", "micro_batch", "recompute", "zero")
+# Micro-batch sizes and interleaving factors tried when not pinned.
+_MICRO_BATCHES = (1, 2, 4, 8, 16)
+_VPP = (1, 2, 4)
+# Context parallelism beyond 32 ranks is not used by any published run we know of.
+_MAX_CP = 32
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 @dataclass(frozen=True)
 class LayoutCandidates:
-    """Columns of candidate layouts (one entry per candidate)."""
+    """Columns of candidate layouts, one entry per candidate (floats, for broadcasting)."""
 
     tp: FloatArray
     pp: FloatArray
@@ -46,41 +65,42 @@ class LayoutCandidates:
     def __len__(self) -> int:
         return int(self.tp.size)
 
+    def take(self, index: Any) -> LayoutCandidates:
+        return LayoutCandidates(**{a: getattr(self, a)[index] for a in _AXES})
+
     def layout(self, i: int, *, global_batch: int, base: Layout) -> Layout:
-        return Layout(
-            **{
-                **base.to_dict(),
-                "tp": int(self.tp[i]), "pp": int(self.pp[i]), "dp": int(self.dp[i]),
-                "cp": int(self.cp[i]), "ep": int(self.ep[i]), "sp": bool(self.sp[i]),
-                "vpp": int(self.vpp[i]), "micro_batch": int(self.micro_batch[i]),
-                "recompute": RECOMPUTE[int(self.recompute[i])], "zero": int(self.zero[i]),
-                "global_batch": global_batch,
-            }
+        return replace(
+            base,
+            tp=int(self.tp[i]), pp=int(self.pp[i]), dp=int(self.dp[i]), cp=int(self.cp[i]),
+            ep=int(self.ep[i]), sp=bool(self.sp[i]), vpp=int(self.vpp[i]),
+            micro_batch=int(self.micro_batch[i]), recompute=RECOMPUTE[int(self.recompute[i])],
+            zero=int(self.zero[i]), global_batch=global_batch,
         )
 
 
 def enumerate_layouts(
     arch: Architecture, accelerator: Accelerator, *, n_devices: int, seq_len: int,
-    global_batch: int, fixed: dict[str, int | bool | str] | None = None,
-) -> tuple[LayoutCandidates, BoolArray, str]:
+    global_batch: int, fixed: dict[str, Any] | None = None,
+) -> tuple[LayoutCandidates, BoolArray, list[tuple[str, int]]]:
     """All layouts of ``n_devices`` for ``arch``, as columns, with a validity mask.
 
-    ``fixed`` pins any of the degrees (as given in a published layout). Returns the candidate
-    columns, the mask of the valid ones and, when none is valid, the rule that removed the
-    last ones.
+    ``fixed`` pins any degree or option (as a published layout does). Returns the candidate
+    columns, the mask of the valid ones, and for each rule the number of candidates still
+    valid after it (so an empty result can say which rule removed the last ones).
     """
     fixed = dict(fixed or {})
-    node = accelerator.scale_up_domain or accelerator.devices_per_node
-    tps = [t for t in _divisors(n_devices) if t <= max(node, 1)]
-    pps = [p for p in _divisors(n_devices) if p <= arch.n_pipeline_layers]
-    cps = [c for c in _divisors(n_devices) if c <= 32 and seq_len % c == 0]
-    eps = [e for e in _divisors(n_devices) if arch.is_moe and arch.n_experts % e == 0] or [1]
-    mbs = [1, 2, 4, 8, 16]
+    node = max(accelerator.scale_up_domain, accelerator.devices_per_node, 1)
+    divisors = _divisors(n_devices)
     axes: dict[str, list[float]] = {
-        "tp": [float(v) for v in tps], "pp": [float(v) for v in pps],
-        "cp": [float(v) for v in cps], "ep": [float(v) for v in eps],
-        "sp": [0.0, 1.0], "vpp": [1.0, 2.0, 4.0], "micro_batch": [float(v) for v in mbs],
-        "recompute": [0.0, 1.0, 2.0], "zero": [1.0],
+        "tp": [float(t) for t in divisors if t <= node and arch.n_heads % t == 0],
+        "pp": [float(p) for p in divisors if p <= arch.n_pipeline_layers],
+        "cp": [float(c) for c in divisors if c <= _MAX_CP and seq_len % c == 0],
+        "ep": [float(e) for e in divisors if arch.is_moe and arch.n_experts % e == 0] or [1.0],
+        "sp": [0.0, 1.0],
+        "vpp": [float(v) for v in _VPP],
+        "micro_batch": [float(b) for b in _MICRO_BATCHES],
+        "recompute": [0.0, 1.0, 2.0],
+        "zero": [0.0, 1.0, 2.0, 3.0],
     }
     for key, value in fixed.items():
         if key == "recompute":
@@ -91,50 +111,163 @@ def enumerate_layouts(
     grids = np.meshgrid(*(np.asarray(axes[n]) for n in names), indexing="ij")
     cols = {n: g.ravel() for n, g in zip(names, grids, strict=True)}
     tp, pp, cp, ep = cols["tp"], cols["pp"], cols["cp"], cols["ep"]
-    dp = n_devices / (tp * pp * cp)
-    if "dp" in fixed:
-        keep_dp = dp == float(fixed["dp"])
-    else:
-        keep_dp = np.ones_like(dp, dtype=bool)
-    L = arch.n_pipeline_layers
-    stages = pp * cols["vpp"]
-    layers_ok = ((L % stages) == 0) | (((L + 1) % stages) == 0) | (((L + 2) % stages) == 0)
-    layers_ok &= stages <= L
-    mb = cols["micro_batch"]
-    checks: list[tuple[str, BoolArray]] = [
-        ("devices = tp*pp*dp*cp", (dp == np.floor(dp)) & keep_dp & (dp >= 1)),
-        ("tp divides the heads", (arch.n_heads % tp) == 0),
-        ("tp and the key/value heads", ((arch.kv_heads % tp) == 0) | ((tp % arch.kv_heads) == 0)),
+    mb, vpp = cols["micro_batch"], cols["vpp"]
+    dp_exact = n_devices / (tp * pp * cp)
+    dp = np.maximum(np.floor(dp_exact), 1.0)
+    n_pipe = arch.n_pipeline_layers
+    stages = pp * vpp
+    layers_ok = stages <= n_pipe
+    layers_ok &= ((n_pipe % stages) == 0) | (((n_pipe + 1) % stages) == 0) | (
+        ((n_pipe + 2) % stages) == 0)
+    m = global_batch / (mb * dp)
+    rules: list[tuple[str, BoolArray]] = [
+        ("devices = tp*pp*dp*cp", dp == dp_exact),
+        ("dp as pinned", dp == float(fixed["dp"]) if "dp" in fixed else np.ones_like(dp, bool)),
+        ("tp and the key/value heads",
+         ((arch.kv_heads % tp) == 0) | ((tp % arch.kv_heads) == 0)),
         ("pp*vpp divides the layers", layers_ok),
-        ("vpp needs pp > 1", (cols["vpp"] == 1) | (pp > 1)),
+        ("interleaving needs pp > 1", (vpp == 1) | (pp > 1)),
         ("sequence parallelism needs tp > 1", (cols["sp"] == 0) | (tp > 1)),
         ("ep divides dp*cp", ((dp * cp) % ep) == 0),
-        ("global batch divisible by micro_batch*dp", (global_batch % (mb * np.maximum(dp, 1)))
-         == 0),
+        ("global batch divisible by micro_batch*dp", (global_batch % (mb * dp)) == 0),
+        ("interleaving needs micro-batches divisible by pp", (vpp == 1) | ((m % pp) == 0)),
     ]
-    m = global_batch / (mb * np.maximum(dp, 1))
-    checks.append(("interleaving needs micro-batches divisible by pp",
-                   (cols["vpp"] == 1) | ((m % pp) == 0)))
     valid = np.ones_like(tp, dtype=bool)
-    reason = ""
-    for rule, ok in checks:
-        before = valid.any()
+    survivors: list[tuple[str, int]] = []
+    for rule, ok in rules:
         valid &= ok
-        if before and not valid.any():
-            reason = rule
-    cand = LayoutCandidates(
-        tp=tp, pp=pp, dp=np.maximum(np.floor(dp), 1.0), cp=cp, ep=ep, sp=cols["sp"],
-        vpp=cols["vpp"], micro_batch=mb, recompute=cols["recompute"], zero=cols["zero"],
-    )
-    return cand, valid, reason
+        survivors.append((rule, int(valid.sum())))
+    cand = LayoutCandidates(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, sp=cols["sp"], vpp=vpp,
+                            micro_batch=mb, recompute=cols["recompute"], zero=cols["zero"])
+    return cand, valid, survivors
+
+
+_B = TypeVar("_B", StepBreakdown, MemoryBreakdown)
+
+
+def _take(obj: _B, index: Any) -> _B:
+    """Some candidates of a breakdown evaluated over many."""
+    changes = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray) and value.ndim:
+            changes[f.name] = value[index]
+    return replace(obj, **changes)
+
+
+_BREAKDOWN = (
+    ("gemm_s", "matrix multiplies"), ("attention_s", "attention"),
+    ("elementwise_s", "memory-bound kernels"), ("tp_comm_s", "tensor-parallel comm"),
+    ("cp_comm_s", "context-parallel comm"), ("ep_comm_s", "expert all-to-all"),
+    ("pp_comm_s", "pipeline sends"), ("bubble_s", "pipeline bubble"),
+    ("dp_comm_s", "data-parallel sync"), ("optimizer_s", "optimizer"),
+)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Every feasible layout, best first by the objective, with its breakdowns."""
+
+    candidates: LayoutCandidates
+    step: StepBreakdown
+    memory: MemoryBreakdown
+    energy_j_per_step: FloatArray
+    cost_usd_per_step: FloatArray
+    objective: str
+    global_batch: int
+    base: Layout
+    n_enumerated: int
+    n_valid: int
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    @property
+    def score(self) -> FloatArray:
+        out: FloatArray = {"time": self.step.step_s, "cost": self.cost_usd_per_step,
+                           "energy": self.energy_j_per_step}[self.objective]
+        return out
+
+    def layout(self, i: int = 0) -> Layout:
+        return self.candidates.layout(i, global_batch=self.global_batch, base=self.base)
+
+    def best(self) -> tuple[Layout, StepBreakdown, MemoryBreakdown]:
+        return self.layout(0), _take(self.step, 0), _take(self.memory, 0)
+
+    def row(self, i: int) -> dict[str, Any]:
+        """One candidate as a flat JSON-ready record."""
+        lay = self.layout(i)
+        out: dict[str, Any] = {"rank": i + 1, **{a: getattr(lay, a) for a in _AXES}}
+        out["step_s"] = float(self.step.step_s[i])
+        out["mfu"] = float(self.step.mfu[i])
+        out["memory_bytes"] = float(self.memory.total_bytes[i])
+        out["memory_headroom_bytes"] = float(self.memory.capacity_bytes
+                                             - self.memory.total_bytes[i])
+        out["energy_j_per_step"] = float(self.energy_j_per_step[i])
+        out["cost_usd_per_step"] = float(self.cost_usd_per_step[i])
+        out["breakdown_s"] = {k: float(getattr(self.step, k)[i]) for k, _ in _BREAKDOWN}
+        return out
+
+    def top(self, k: int = 5) -> list[dict[str, Any]]:
+        return [self.row(i) for i in range(min(k, len(self)))]
+
+    def pareto(self, against: str = "memory") -> list[int]:
+        """Indices of the layouts no other beats on both step time and ``against``
+        (``memory``: more headroom is better; ``energy``: less energy per step is better)."""
+        t = self.step.step_s
+        other = -(self.memory.capacity_bytes - self.memory.total_bytes) if against == "memory" \
+            else self.energy_j_per_step
+        if against not in ("memory", "energy"):
+            raise InvalidParameter(f"pareto against must be memory or energy, got {against!r}")
+        order = np.lexsort((other, t))  # by time, then by the other
+        front: list[int] = []
+        best_other = np.inf
+        for i in order:  # one pass over the sorted candidates
+            if other[i] < best_other:
+                front.append(int(i))
+                best_other = other[i]
+        return front
+
+    def explain(self) -> str:
+        """Why the best layout beats the runner-up: the differing choices and the parts of the
+        step whose time differs most."""
+        if len(self) < 2:
+            return "only one layout is feasible"
+        a, b = self.layout(0), self.layout(1)
+        changed = [f"{k} {getattr(a, k)} vs {getattr(b, k)}" for k in _AXES
+                   if getattr(a, k) != getattr(b, k)]
+        diffs = sorted(((float(getattr(self.step, k)[1] - getattr(self.step, k)[0]), label)
+                        for k, label in _BREAKDOWN), reverse=True)
+        gains = [f"{label} {d * 1e3:+.1f} ms" for d, label in diffs if abs(d) > 1e-6][:3]
+        unit = {"time": "s", "cost": "USD", "energy": "J"}[self.objective]
+        margin = float(self.score[1] - self.score[0])
+        return (f"best beats the runner-up by {margin:.4g} {unit} per step ({self.objective}); "
+                f"it differs in {', '.join(changed) or 'nothing but ties'}; the runner-up "
+                f"spends more on {', '.join(gains) or 'nothing measurable'}")
+
+    def rank_of(self, pinned: dict[str, Any]) -> tuple[int, float] | None:
+        """Best rank (1-based) of the feasible layouts that match ``pinned`` degrees, and the
+        share of feasible layouts at or above it; ``None`` when none matches."""
+        match = np.ones(len(self), dtype=bool)
+        for key, value in pinned.items():
+            col = getattr(self.candidates, key)
+            target = float(RECOMPUTE.index(value)) if key == "recompute" else float(value)
+            match &= col == target
+        hits = np.flatnonzero(match)
+        if hits.size == 0:
+            return None
+        rank = int(hits[0]) + 1
+        return rank, rank / len(self)
 
 
 def search_layouts(
     arch: Architecture, accelerator: Accelerator, rates: DeviceRates,
     defaults: PlannerDefaults, *, n_devices: int, seq_len: int, global_batch: int,
-    base: Layout, recipe: str, fixed: dict[str, int | bool | str] | None = None,
-) -> tuple[Layout, StepBreakdown, MemoryBreakdown]:
-    """The fastest layout that fits in memory, with its step and memory breakdowns.
+    base: Layout, recipe: str, fixed: dict[str, Any] | None = None, objective: str = "time",
+    pue: float = 1.0,
+) -> SearchResult:
+    """Every feasible layout of ``n_devices``, ranked by ``objective`` (time, cost or energy
+    per optimizer step).
 
     Raises
     ------
@@ -142,57 +275,124 @@ def search_layouts(
         No candidate is valid or fits; the message names the rule that removed the last
         candidates and the nearest change that would help.
     """
-    cand, valid, reason = enumerate_layouts(
+    if objective not in OBJECTIVES:
+        raise InvalidParameter(
+            f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+        )
+    cand, valid, survivors = enumerate_layouts(
         arch, accelerator, n_devices=n_devices, seq_len=seq_len, global_batch=global_batch,
         fixed=fixed,
     )
     if not valid.any():
+        last = next((rule for rule, n in survivors if n == 0), "enumeration")
         raise InvalidLayout(
             f"no valid layout of {n_devices} devices for {arch.label} (seq_len={seq_len}, "
-            f"global_batch={global_batch}): the rule '{reason}' removed the last candidates"
+            f"global_batch={global_batch}): the rule '{last}' removed the last candidates; "
+            f"{_nearest_change(last, n_devices, global_batch)}"
         )
-    idx = np.flatnonzero(valid)
-    c = {k: getattr(cand, k)[idx] for k in ("tp", "pp", "dp", "cp", "ep", "sp", "vpp",
-                                            "micro_batch", "recompute", "zero")}
-    m = np.floor(global_batch / (c["micro_batch"] * c["dp"]))
-    mem = training_memory(
-        arch, defaults, capacity_bytes=accelerator.memory_bytes, seq_len=seq_len,
-        tp=c["tp"], pp=c["pp"], dp=c["dp"], cp=c["cp"], ep=c["ep"], sp=c["sp"], vpp=c["vpp"],
-        micro_batch=c["micro_batch"], n_microbatches=m, recompute=c["recompute"],
-        zero=c["zero"], flash_attention=base.flash_attention, dropout=base.dropout,
-        precision=base.precision, recipe=recipe,
-    )
-    step = training_step(
-        arch, rates, seq_len=seq_len, global_batch=global_batch, tp=c["tp"], pp=c["pp"],
-        dp=c["dp"], cp=c["cp"], ep=c["ep"], sp=c["sp"], vpp=c["vpp"],
-        micro_batch=c["micro_batch"], recompute=c["recompute"], zero=c["zero"],
-        flash_attention=base.flash_attention, dropout=base.dropout, recipe=recipe,
-        overlap_grad_reduce=base.overlap_grad_reduce, overlap_moe_comm=base.overlap_moe_comm,
-    )
-    fits = np.asarray(mem.feasible, dtype=bool)
-    if not fits.any():
-        best = int(np.argmin(mem.total_bytes))
+    c = cand.take(np.flatnonzero(valid))
+    # recipe "auto" is per candidate: Megatron-style bookkeeping under model parallelism,
+    # PyTorch AMP otherwise (scalewall.train.layout.recipe_for)
+    if recipe == "auto":
+        groups = [(np.flatnonzero(c.tp * c.pp > 1), "megatron"),
+                  (np.flatnonzero(c.tp * c.pp == 1), "pytorch")]
+    else:
+        groups = [(np.arange(len(c)), recipe)]
+    parts = [_evaluate(arch, accelerator, rates, defaults, c.take(idx), seq_len=seq_len,
+                       global_batch=global_batch, base=base, recipe=r)
+             for idx, r in groups if idx.size]
+    c = _concat_candidates([p[0] for p in parts])
+    mem = _concat([p[1] for p in parts])
+    if not np.asarray(mem.feasible, dtype=bool).any():
+        smallest = float(np.min(mem.total_bytes))
         raise InvalidLayout(
             f"no layout of {n_devices} devices fits {arch.label} in "
             f"{accelerator.memory_bytes / 2**30:.0f} GiB per device: the smallest needs "
-            f"{float(mem.total_bytes[best]) / 2**30:.1f} GiB; use more devices, full "
-            f"recomputation, ZeRO/sharding or a smaller micro-batch"
+            f"{smallest / 2**30:.1f} GiB (memory removed the last candidates); use about "
+            f"{int(np.ceil(n_devices * smallest / accelerator.memory_bytes))} devices or more, "
+            f"or allow full recomputation, ZeRO-3 or a smaller micro-batch"
         )
-    times = np.where(fits, step.step_s, np.inf)
-    best = int(np.argmin(times))
-    pick = LayoutCandidates(**{k: v[best:best + 1] for k, v in c.items()})
-    layout = pick.layout(0, global_batch=global_batch, base=base)
-    return layout, _index(step, best), _index(mem, best)
+    keep = np.flatnonzero(np.asarray(mem.feasible, dtype=bool))
+    c, mem = c.take(keep), _take(mem, keep)
+    step = _concat([p[2] for p in parts if p[2] is not None])
+    step = _take(step, keep)
+    tdp = accelerator.tdp_w or 0.0
+    idle = accelerator.idle_w if accelerator.idle_w is not None else (
+        defaults.idle_fraction_of_tdp * tdp)
+    busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
+    power = device_power_w(activity=busy, tdp_w=tdp, idle_w=idle) + (
+        defaults.host_power_fraction_of_tdp * tdp)
+    energy = n_devices * step.step_s * power * pue
+    if accelerator.cloud_usd_per_hour is not None:
+        cost = n_devices * step.step_s / HOUR_S * accelerator.cloud_usd_per_hour
+    elif accelerator.price_usd is not None:
+        cost = (n_devices * step.step_s * accelerator.price_usd
+                * defaults.capex_overhead_factor / defaults.hardware_lifetime_s)
+    else:
+        cost = np.full_like(step.step_s, np.nan)
+    score = {"time": step.step_s, "cost": cost, "energy": energy}[objective]
+    if objective == "cost" and np.isnan(score).all():
+        raise InvalidParameter(
+            f"objective 'cost' needs a price for {accelerator.id} (cloud_usd_per_hour or "
+            f"price_usd in the catalog)"
+        )
+    order = np.lexsort((step.step_s, score))  # ties broken by step time
+    return SearchResult(
+        candidates=c.take(order), step=_take(step, order), memory=_take(mem, order),
+        energy_j_per_step=energy[order], cost_usd_per_step=cost[order], objective=objective,
+        global_batch=global_batch, base=base, n_enumerated=len(cand),
+        n_valid=int(valid.sum()),
+    )
 
 
-_B = TypeVar("_B", StepBreakdown, MemoryBreakdown)
+def _evaluate(
+    arch: Architecture, accelerator: Accelerator, rates: DeviceRates,
+    defaults: PlannerDefaults, c: LayoutCandidates, *, seq_len: int, global_batch: int,
+    base: Layout, recipe: str,
+) -> tuple[LayoutCandidates, MemoryBreakdown, StepBreakdown]:
+    """Memory and step time of candidates ``c`` under one recipe (the single-plan functions,
+    called once on arrays)."""
+    m = np.floor(global_batch / (c.micro_batch * c.dp))
+    mem = training_memory(
+        arch, defaults, capacity_bytes=accelerator.memory_bytes, seq_len=seq_len,
+        tp=c.tp, pp=c.pp, dp=c.dp, cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp,
+        micro_batch=c.micro_batch, n_microbatches=m, recompute=c.recompute, zero=c.zero,
+        flash_attention=base.flash_attention, dropout=base.dropout, precision=base.precision,
+        recipe=recipe,
+    )
+    step = training_step(
+        arch, rates, seq_len=seq_len, global_batch=global_batch, tp=c.tp, pp=c.pp, dp=c.dp,
+        cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp, micro_batch=c.micro_batch,
+        recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
+        dropout=base.dropout, recipe=recipe, overlap_grad_reduce=base.overlap_grad_reduce,
+        overlap_moe_comm=base.overlap_moe_comm,
+        peak_bf16_flop_per_s=accelerator.peak_flop_per_s.get("bf16"),
+    )
+    return c, mem, step
 
 
-def _index(obj: _B, i: int) -> _B:
-    """The ``i``-th candidate of a breakdown evaluated over many."""
+def _concat_candidates(parts: list[LayoutCandidates]) -> LayoutCandidates:
+    return LayoutCandidates(**{a: np.concatenate([getattr(p, a) for p in parts])
+                               for a in _AXES})
+
+
+def _concat(parts: list[_B]) -> _B:
+    if len(parts) == 1:
+        return parts[0]
     changes = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
+    for f in fields(parts[0]):
+        value = getattr(parts[0], f.name)
         if isinstance(value, np.ndarray) and value.ndim:
-            changes[f.name] = value[i]
-    return replace(obj, **changes)
+            changes[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
+    return replace(parts[0], **changes)
+
+
+def _nearest_change(rule: str, n_devices: int, global_batch: int) -> str:
+    if "global batch" in rule or "micro-batches" in rule:
+        return (f"choose a global batch that is a multiple of the data-parallel degree "
+                f"(for example a multiple of {n_devices}) or a smaller micro-batch")
+    if "devices" in rule or "dp" in rule:
+        return "choose a device count with more small factors (a power of two times 3 or 5)"
+    if "layers" in rule:
+        return "pin a pipeline degree that divides the layers"
+    return "relax the pinned options"

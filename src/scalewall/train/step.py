@@ -26,6 +26,7 @@ from scalewall.comm import (
     reduce_scatter_time_s,
 )
 from scalewall.kernels import DeviceRates, matmul_time_s, stream_time_s
+from scalewall.train.layout import stage_layers
 
 __all__ = ["StepBreakdown", "training_step"]
 
@@ -71,8 +72,22 @@ def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: Device
                  ) -> tuple[FloatArray, FloatArray]:
     """Forward and backward GEMM time of one average layer on one device [s].
 
-    All of the layer's GEMMs are stacked on a leading axis and timed in one call.
+    GEMM shapes depend only on the tokens per micro-batch and the tensor-parallel degree, so
+    a layout search evaluates each distinct pair once and gathers the result.
     """
+    shape = np.broadcast_shapes(np.shape(T), np.shape(t))
+    if len(shape) == 1 and shape[0] > 64:
+        pairs = np.stack(np.broadcast_arrays(T, t), axis=-1)  # (C, 2)
+        unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        fwd_u, bwd_u = _layer_gemms_direct(arch, unique[:, 0], unique[:, 1], rates)
+        inverse = inverse.reshape(-1)
+        return fwd_u[inverse], bwd_u[inverse]
+    return _layer_gemms_direct(arch, T, t, rates)
+
+
+def _layer_gemms_direct(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
+                        ) -> tuple[FloatArray, FloatArray]:
+    """All of the layer's GEMMs stacked on a leading axis and timed in one call."""
     h, a = float(arch.hidden_size), float(arch.n_heads)
     # (k, n, which side tensor parallelism splits: "n" column-parallel, "k" row-parallel, "")
     attn: list[tuple[float, float, str]]
@@ -258,12 +273,17 @@ def training_step(
     layer_b = gemm_b + attn_b + elem_b + tp_f + cp_b + ep_f + recompute_f
 
     # --- a stage: its layers, plus the output head and loss on the last one ---
-    stage_layers = np.ceil(arch.n_pipeline_layers / pp_)
+    first_layers, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
     head_f, head_b = _gemm_fwd_bwd(T, h * np.ones_like(T), V / tp_, rates)
     loss_bytes = T * V / tp_ * (16.0 if recipe == "megatron" else 40.0)
     loss_s = stream_time_s(loss_bytes, rates)
-    stage_f = stage_layers * layer_f + head_f + 0.25 * loss_s
-    stage_b = stage_layers * layer_b + head_b + 0.75 * loss_s
+    # the slowest stage sets the pace: a middle stage, or the last with the output head
+    last_f = last_layers * layer_f + head_f + 0.25 * loss_s
+    last_b = last_layers * layer_b + head_b + 0.75 * loss_s
+    mid_f, mid_b = mid_layers * layer_f, mid_layers * layer_b
+    last_slower = (last_f + last_b) >= (mid_f + mid_b)
+    stage_f = np.where(last_slower, last_f, mid_f)
+    stage_b = np.where(last_slower, last_b, mid_b)
     micro_s = stage_f + stage_b
 
     compute_path = m * micro_s
@@ -324,7 +344,7 @@ def training_step(
                                                                         0.0))
     peak = peak_bf16_flop_per_s or rates.peak_flop_per_s
 
-    per_step = m * stage_layers
+    per_step = m * np.where(last_slower, last_layers, mid_layers)
     return StepBreakdown(
         gemm_s=per_step * (gemm_f + gemm_b + np.where(rc == 2, gemm_f, 0.0))
         + m * (head_f + head_b),

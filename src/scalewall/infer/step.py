@@ -1,0 +1,382 @@
+"""Time of one prefill and one decode step of a serving replica, and its memory.
+
+Every shape argument (batch, context, prompt, tensor and pipeline degree) may be an array;
+results broadcast. The physics is the training planner's, applied to inference: each matrix
+multiply is timed by its shape on the device (:func:`scalewall.kernels.matmul_time_s`, which
+takes the larger of its compute and its bytes over bandwidth, plus a launch), attention by the
+KV-cache bytes it reads or the FLOP it does, collectives by the link they cross
+(:mod:`scalewall.comm`).
+
+Decode is one token per sequence: the GEMMs run at M = batch and are bound by reading the
+weights until the batch makes them compute-bound; attention reads the whole KV cache of every
+sequence. Prefill runs the GEMMs at M = prompt tokens (compute-bound) and a fused causal
+attention kernel. Tensor parallelism splits both and adds two all-reduces per layer; pipeline
+parallelism splits the layers into stages that micro-batches flow through.
+
+References
+----------
+.. [1] R. Pope et al., "Efficiently Scaling Transformer Inference", MLSys 2023,
+   arXiv:2211.05102 (decode bound by weight and KV-cache reads; prefill compute-bound).
+.. [2] W. Kwon et al., "Efficient Memory Management for Large Language Model Serving with
+   PagedAttention", SOSP 2023, arXiv:2309.06180 (KV cache as the batch limit).
+.. [3] T. Dao, "FlashAttention-2", 2023, arXiv:2307.08691 (fused causal attention).
+.. [4] T. Dao, A. Gu, "Transformers are SSMs" (Mamba-2), ICML 2024, arXiv:2405.21060.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from scalewall._types import ArrayLike, FloatArray
+from scalewall.arch.counts import kv_cache_bytes_per_token, param_breakdown
+from scalewall.arch.model import Architecture
+from scalewall.comm import (
+    all_reduce_time_s,
+    all_to_all_time_s,
+    group_bandwidth_bytes_per_s,
+    p2p_time_s,
+)
+from scalewall.kernels import DeviceRates, matmul_time_s, stream_time_s
+from scalewall.units import BYTES_PER_ELEMENT
+
+__all__ = [
+    "ACTIVATION_BYTES",
+    "StepTime",
+    "decode_step",
+    "kv_bytes_per_sequence_per_device",
+    "prefill",
+    "weight_bytes_per_device",
+]
+
+#: Activations, and the messages tensor parallelism exchanges, stay in 16-bit (bf16/fp16)
+#: under every weight precision here (W8A8 engines dequantise GEMM outputs to 16-bit).
+ACTIVATION_BYTES = 2.0
+# Memory-bound kernels per layer of a fused serving engine besides the GEMMs and attention:
+# input norm, rotary embedding + KV-cache write, residual add, post-attention norm, gated
+# activation, residual add (TensorRT-LLM / vLLM fuse each of these into one kernel). Each pays
+# the device's per-kernel cost (`kernel_launch_s`), which a CUDA graph does not remove: it
+# removes the CPU's launch overhead, not the GPU's per-kernel fill and drain.
+_ELEMENTWISE_KERNELS_PER_LAYER = 6
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One step [s] by where the time goes (one replica; arrays broadcast over candidates)."""
+
+    gemm_s: FloatArray  # matrix multiplies, weights read or FLOP done
+    attention_s: FloatArray  # attention: KV-cache reads (decode) or fused kernel (prefill)
+    elementwise_s: FloatArray  # norms, rotary, activation, residuals, SSM state update
+    comm_s: FloatArray  # tensor/expert-parallel collectives and pipeline hops
+    step_s: FloatArray  # latency of the step for one sequence
+    tokens: FloatArray  # tokens the step processes (all micro-batches)
+    flop: FloatArray  # model FLOP of the step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
+
+
+def weight_bytes_per_device(
+    arch: Architecture, *, weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1
+) -> FloatArray:
+    """Bytes of weights one device holds [B]: all parameters (every expert) over ``tp * pp``.
+
+    Norms and the embedding table are small or gathered; they are split like the rest, which
+    Megatron-style vocabulary-parallel embeddings do.
+    """
+    total = float(param_breakdown(arch).total) * weight_bytes
+    out: FloatArray = total / (np.asarray(tp, dtype=float) * np.asarray(pp, dtype=float))
+    return out
+
+
+def _kv_split(arch: Architecture, tp: FloatArray) -> FloatArray:
+    """How many ways tensor parallelism splits the KV cache: by KV head, at most a_kv ways;
+    MLA's latent cache is shared by all heads and is replicated."""
+    if arch.is_mla:
+        return np.ones_like(tp)
+    out: FloatArray = np.minimum(tp, float(arch.kv_heads))
+    return out
+
+
+def kv_bytes_per_sequence_per_device(
+    arch: Architecture, *, context: ArrayLike, kv_precision: str, tp: ArrayLike = 1,
+    pp: ArrayLike = 1,
+) -> FloatArray:
+    """KV cache plus SSM state of one sequence on one device [B].
+
+    Notes
+    -----
+    :math:`2 L_{attn} a_{kv} d \\, s \\, b_e / (\\min(t, a_{kv})\\, p)` for the attention layers
+    (a sliding window caps :math:`s`) plus the fixed-size state of the SSM layers over
+    :math:`t p`.
+    """
+    s = np.asarray(context, dtype=float)
+    if arch.sliding_window:
+        s = np.minimum(s, float(arch.sliding_window))
+    tp_, pp_ = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
+    per_token = kv_cache_bytes_per_token(arch, precision=kv_precision)
+    state = _ssm_state_bytes(arch, kv_precision)
+    out: FloatArray = s * per_token / (_kv_split(arch, tp_) * pp_) + state / (tp_ * pp_)
+    return out
+
+
+def _ssm_state_bytes(arch: Architecture, precision: str) -> float:
+    from scalewall.arch.counts import ssm_state_bytes_per_sequence
+
+    return ssm_state_bytes_per_sequence(arch, precision=precision) if arch.n_ssm_layers else 0.0
+
+
+# (k, n, split) of one GEMM: "n" column-parallel, "k" row-parallel, "" replicated
+_Shape = tuple[float, float, str]
+
+
+def _dense_groups(arch: Architecture) -> list[tuple[float, list[_Shape]]]:
+    """GEMMs of the average layer as (share of layers, shapes), routed experts excepted."""
+    h, a = float(arch.hidden_size), float(arch.n_heads)
+    if arch.is_mla:
+        qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
+        attn: list[_Shape] = [
+            (h, float(arch.q_lora_rank + arch.kv_lora_rank + arch.qk_rope_head_dim), ""),
+            (float(arch.q_lora_rank or h), a * qk, "n"),
+            (float(arch.kv_lora_rank), a * (arch.qk_nope_head_dim + arch.v_head_dim), "n"),
+            (a * arch.v_head_dim, h, "k"),
+        ]
+    else:
+        d = float(arch.d_head)
+        attn = [(h, (a + 2.0 * arch.kv_heads) * d, "n"), (a * d, h, "k")]
+    up = 2.0 if arch.mlp == "swiglu" else 1.0
+
+    def mlp(ffn: float) -> list[_Shape]:
+        return [(h, up * ffn, "n"), (ffn, h, "k")]
+
+    L = float(arch.n_layers)
+    groups: list[tuple[float, list[_Shape]]] = [(arch.n_attention_layers / L, attn)]
+    if arch.n_ssm_layers:
+        d_in = float(arch.ssm_expand * arch.hidden_size)
+        heads = d_in / arch.ssm_head_dim
+        groups.append((arch.n_ssm_layers / L, [
+            (h, 2.0 * d_in + 2.0 * arch.ssm_state_size + heads, "n"), (d_in, h, "k")]))
+    if arch.is_moe:
+        moe = arch.n_moe_layers / L
+        groups.append((moe, [(h, float(arch.n_experts), "")]))  # router
+        if arch.n_shared_experts:
+            groups.append((moe, mlp(float(arch.expert_ffn_size * arch.n_shared_experts))))
+        if arch.n_dense_layers:
+            groups.append((arch.n_dense_layers / L, mlp(float(arch.ffn_size))))
+    else:
+        groups.append((1.0, mlp(float(arch.ffn_size))))
+    return groups
+
+
+def _gemm_s(T: FloatArray, k: float, n: float, split: str, tp: FloatArray,
+            rates: DeviceRates, weight_bytes: float) -> FloatArray:
+    kk = k / tp if split == "k" else k + 0.0 * tp
+    nn = n / tp if split == "n" else n + 0.0 * tp
+    return matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes)
+
+
+def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
+                  weight_bytes: float) -> FloatArray:
+    """GEMM time of the average layer for ``T`` tokens on one device [s].
+
+    Routed experts: with ``T`` tokens each choosing ``k`` of ``E`` experts, the expected number
+    of distinct experts touched is :math:`E(1 - (1 - k/E)^T)`; each is read once and runs
+    :math:`Tk/E_{touched}` tokens (all experts stay resident).
+    """
+    out = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
+    for share, shapes in _dense_groups(arch):
+        for k, n, split in shapes:
+            out = out + share * _gemm_s(T, k, n, split, tp, rates, weight_bytes)
+    if arch.is_moe:
+        E, top = float(arch.n_experts), float(arch.n_active_experts)
+        touched = E * (1.0 - (1.0 - top / E) ** T)  # (candidates,)
+        m = T * top / touched
+        h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
+        up = 2.0 if arch.mlp == "swiglu" else 1.0
+        expert = _gemm_s(m, h, up * f, "n", tp, rates, weight_bytes) + _gemm_s(
+            m, f, h, "k", tp, rates, weight_bytes)
+        out = out + arch.n_moe_layers / arch.n_layers * touched * expert
+    return out
+
+
+def _layer_flop_per_token(arch: Architecture) -> float:
+    """Matrix-multiply FLOP per token of the average layer (active experts only)."""
+    p = param_breakdown(arch)
+    linear = p.attention + p.mlp_dense + p.mlp_experts_active + p.mlp_shared
+    return 2.0 * linear / arch.n_layers
+
+
+def _elementwise_bytes_per_token(arch: Architecture, tp: FloatArray) -> FloatArray:
+    """Bytes the memory-bound kernels of one layer move per token on one device."""
+    h = float(arch.hidden_size)
+    f = float(arch.expert_ffn_size * (arch.n_active_experts + arch.n_shared_experts)
+              if arch.is_moe else arch.ffn_size)
+    act = (3.0 if arch.mlp == "swiglu" else 2.0) * f * ACTIVATION_BYTES  # read 2f (1f), write f
+    rope = 2.0 * (arch.n_heads + arch.kv_heads) * arch.d_head * ACTIVATION_BYTES
+    norms_residuals = 10.0 * h * ACTIVATION_BYTES  # 2 norms (r+w), 2 residual adds (2r+w)
+    out: FloatArray = norms_residuals + (act + rope) / tp
+    return out
+
+
+def _ssm_update_bytes(arch: Architecture, state_precision: str) -> float:
+    """Bytes one sequence's SSM state moves per decode token, averaged over layers: read and
+    write of the state (Mamba-2 recurrent step)."""
+    if not arch.n_ssm_layers:
+        return 0.0
+    return 2.0 * _ssm_state_bytes(arch, state_precision) / arch.n_layers
+
+
+def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray,
+               rates: DeviceRates) -> FloatArray:
+    """Collectives of the average layer: two all-reduces of :math:`T h` activations (one
+    with a parallel block); MoE layers under expert parallelism exchange the routed tokens by
+    two all-to-alls instead of the MLP's all-reduce."""
+    h = float(arch.hidden_size)
+    bw = group_bandwidth_bytes_per_s(tp, 1.0, rates)
+    one = all_reduce_time_s(T * h * ACTIVATION_BYTES, tp, bw, rates)
+    n_coll = 1.0 if arch.parallel_block else 2.0
+    out: FloatArray = n_coll * one
+    if arch.is_moe:
+        moe = arch.n_moe_layers / arch.n_layers
+        a2a = all_to_all_time_s(T * arch.n_active_experts * h * ACTIVATION_BYTES / ep, ep,
+                                group_bandwidth_bytes_per_s(ep, 1.0, rates), rates)
+        out = out + moe * np.where(ep > 1, 2.0 * a2a - one, 0.0)
+    return out
+
+
+def _hop_s(T: FloatArray, arch: Architecture, tp: FloatArray, pp: FloatArray,
+           rates: DeviceRates) -> FloatArray:
+    """Pipeline send of ``T`` tokens' activations between consecutive stages [s]."""
+    bw = group_bandwidth_bytes_per_s(2.0, tp, rates)
+    out: FloatArray = np.where(
+        pp > 1, p2p_time_s(T * arch.hidden_size * ACTIVATION_BYTES / tp, bw, rates), 0.0)
+    return out
+
+
+def decode_step(
+    arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, context: ArrayLike,
+    weight_bytes: float, kv_precision: str, tp: ArrayLike = 1, pp: ArrayLike = 1,
+    ep: ArrayLike = 1,
+) -> StepTime:
+    """One decode step of a replica: every one of ``batch`` sequences emits one token.
+
+    Parameters
+    ----------
+    arch : Architecture
+    rates : achievable rates of the device at the compute precision.
+    batch : [sequences] in flight on the replica (continuous batching concurrency).
+    context : [tokens] already in each sequence's KV cache.
+    weight_bytes : [B/parameter] of the stored weights (2 bf16, 1 fp8/int8, 0.5 int4).
+    kv_precision : precision of the KV cache (and SSM state).
+    tp, pp, ep : tensor, pipeline and expert parallel degrees of the replica.
+
+    Returns
+    -------
+    StepTime; ``step_s`` is the time per output token of each sequence [s].
+
+    Notes
+    -----
+    The batch flows through the ``pp`` stages as :math:`m = \\min(b, p)` micro-batches, so a
+    sequence's token passes every layer once per step:
+
+    .. math:: t = L\\,[t_{gemm}(b/m) + t_{attn} + t_{elem} + t_{tp}] + p\\,t_{hop}
+
+    with :math:`t_{gemm}` from :func:`~scalewall.kernels.matmul_time_s` at
+    :math:`M = b/m` and the weight precision's bytes, and attention the larger of the KV bytes
+    over bandwidth and :math:`4 a d s` FLOP per token over the attention rate [1]_.
+    """
+    b = np.asarray(batch, dtype=float)
+    s = np.asarray(context, dtype=float)
+    tp_, pp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
+    L = float(arch.n_layers)
+    m = np.minimum(b, pp_)
+    mb = b / m  # sequences per micro-batch
+    gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes)
+    # attention over the cache: per layer, per micro-batch
+    kv_layer = kv_bytes_per_sequence_per_device(arch, context=s, kv_precision=kv_precision,
+                                                tp=tp_, pp=1.0)
+    kv_layer = kv_layer - _ssm_state_bytes(arch, kv_precision) / tp_
+    kv_layer = kv_layer / max(arch.n_attention_layers, 1) * (arch.n_attention_layers / L)
+    ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
+    a = float(arch.n_heads)
+    qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
+    v = float(arch.v_head_dim) if arch.is_mla else float(arch.d_head)
+    attn_flop = arch.n_attention_layers / L * 2.0 * ctx * a * (qk + v) / tp_
+    attn = np.maximum(stream_time_s(mb * kv_layer, rates),
+                      mb * attn_flop / rates.attention_flop_per_s)
+    attn = attn + rates.kernel_launch_s * arch.n_attention_layers / L
+    elem_bytes = mb * (_elementwise_bytes_per_token(arch, tp_)
+                       + _ssm_update_bytes(arch, kv_precision) / tp_)
+    elem = stream_time_s(elem_bytes, rates) + _ELEMENTWISE_KERNELS_PER_LAYER * (
+        rates.kernel_launch_s)
+    comm = _tp_comm_s(arch, mb, tp_, ep_, rates)
+    h, V = float(arch.hidden_size), float(arch.vocab_size)
+    head = matmul_time_s(mb, V / tp_, h, rates, operand_bytes=weight_bytes)
+    hops = pp_ * _hop_s(mb, arch, tp_, pp_, rates)
+    layer = gemm + attn + elem + comm
+    step = L * layer + head + hops
+    flop = b * (L * _layer_flop_per_token(arch) + 2.0 * V * h
+                + L * attn_flop * tp_) * np.ones_like(step)
+    return StepTime(
+        gemm_s=L * gemm + head, attention_s=L * attn, elementwise_s=L * elem,
+        comm_s=L * comm + hops, step_s=step, tokens=b * np.ones_like(step), flop=flop,
+    )
+
+
+def prefill(
+    arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, prompt: ArrayLike,
+    weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
+    attention_rates: DeviceRates | None = None,
+) -> StepTime:
+    """Prefill of ``batch`` prompts of ``prompt`` tokens; ``step_s`` is when the last one's
+    first token is out [s] (for ``batch`` = 1, the time to first token).
+
+    Notes
+    -----
+    GEMMs run at :math:`M = b s / m` tokens per micro-batch; a fused causal attention kernel
+    does half of :math:`4 a d s` FLOP per token per layer at the device's attention rate
+    (FlashAttention-2 [3]_; 16-bit even when the weights are 8-bit); only the last token of each
+    prompt goes through the output head. With ``pp`` stages and :math:`m = \\min(b, p)`
+    micro-batches the prefill takes :math:`(m + p - 1)/p` of the layers' time per micro-batch
+    times :math:`m`... i.e. :math:`(m + p - 1)\\,t_{stage}`.
+    """
+    b = np.asarray(batch, dtype=float)
+    s = np.asarray(prompt, dtype=float)
+    tp_, pp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
+    att_rates = attention_rates or rates
+    L = float(arch.n_layers)
+    m = np.minimum(b, pp_)
+    T = b * s / m  # tokens per micro-batch
+    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes)
+    ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
+    a = float(arch.n_heads)
+    qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
+    v = float(arch.v_head_dim) if arch.is_mla else float(arch.d_head)
+    # causal: token i attends to i of the s tokens, half the square on average
+    attn_flop = arch.n_attention_layers / L * 2.0 * (0.5 * ctx) * a * (qk + v) / tp_
+    ssm_flop = arch.n_ssm_layers / L * 6.0 * arch.ssm_expand * arch.hidden_size * (
+        arch.ssm_state_size) / tp_
+    attn = T * (attn_flop + ssm_flop) / att_rates.attention_flop_per_s + (
+        rates.kernel_launch_s)
+    elem = stream_time_s(T * _elementwise_bytes_per_token(arch, tp_), rates) + (
+        _ELEMENTWISE_KERNELS_PER_LAYER * rates.kernel_launch_s)
+    comm = _tp_comm_s(arch, T, tp_, ep_, rates)
+    h, V = float(arch.hidden_size), float(arch.vocab_size)
+    head = matmul_time_s(b / m, V / tp_, h, rates, operand_bytes=weight_bytes)
+    stage = (L * (gemm + attn + elem + comm) + head) / pp_
+    hops = pp_ * _hop_s(T, arch, tp_, pp_, rates)
+    step = (m + pp_ - 1.0) * stage + hops
+    scale = (m + pp_ - 1.0) / pp_
+    flop = b * s * (L * _layer_flop_per_token(arch) + L * attn_flop * tp_) + b * 2.0 * V * h
+    return StepTime(
+        gemm_s=scale * (L * gemm + head), attention_s=scale * L * attn,
+        elementwise_s=scale * L * elem, comm_s=scale * L * comm + hops, step_s=step,
+        tokens=b * s * np.ones_like(step), flop=flop * np.ones_like(step),
+    )
+
+
+def element_bytes(precision: str) -> float:
+    """Bytes per element of a precision (one lookup, for callers outside this module)."""
+    return BYTES_PER_ELEMENT[precision]
