@@ -104,6 +104,12 @@ class Recipe(StrEnum):
     pytorch = "pytorch"
 
 
+class Objective(StrEnum):
+    time = "time"
+    cost = "cost"
+    energy = "energy"
+
+
 class Precision(StrEnum):
     bf16 = "bf16"
     fp16 = "fp16"
@@ -151,6 +157,13 @@ def train(
     pue: Annotated[str | None, typer.Option(help="PUE: a number or a preset name.")] = None,
     unique_tokens: Annotated[str | None, typer.Option(help="Unique tokens available "
                              "(default: public text stock).")] = None,
+    search: Annotated[bool, typer.Option("--search", help="Show the layout search: top "
+                      "layouts, Pareto fronts, why the best wins (fields left out are "
+                      "searched).")] = False,
+    objective: Annotated[Objective, typer.Option(help="What the search minimises per step.")]
+    = Objective.time,
+    top: Annotated[int, typer.Option(min=1, max=1000, help="Layouts to list with --search.")]
+    = 5,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -179,7 +192,7 @@ def train(
                        recipe=recipe.value)
         layout = None
         full = {"tp", "pp", "dp", "micro_batch"}
-        if full <= set(fixed):
+        if full <= set(fixed) and not search:
             layout = Layout(**{**{k: v for k, v in fixed.items()}, **options})
         plan = plan_training(
             arch, hardware, n_devices=devices, n_tokens=n_tokens, seq_len=seq_len,
@@ -187,17 +200,19 @@ def train(
             region=region, pue=pue_value,
             unique_tokens=parse_amount(unique_tokens, name="unique-tokens")
             if unique_tokens else None,
-            catalog=cat,
+            objective=objective.value, catalog=cat,
         )
     except PlannerError as exc:
         _fail(exc)
         return
     if as_json:
-        _print_json(plan.to_dict())
+        _print_json(plan.to_dict(top=top))
         return
-    from scalewall.report.text import plan_report
+    from scalewall.report.text import plan_report, search_report
 
     console.print(plan_report(plan))
+    if search and plan.search is not None:
+        console.print(search_report(plan.search, top=top))
 
 
 class Kind(StrEnum):
@@ -296,6 +311,80 @@ def validate(
     from scalewall.report.text import validation_tables
 
     console.print(validation_tables(result.to_dict()))
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path | None, typer.Argument(help="Sweep spec TOML (models, hardware, "
+                    "devices, tokens, regions ...).")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models.")] = None,
+    hardware: Annotated[str | None, typer.Option(help="Comma-separated accelerators.")] = None,
+    devices: Annotated[str | None, typer.Option(help="Comma-separated device counts.")] = None,
+    tokens: Annotated[str | None, typer.Option(help="Comma-separated token budgets (2T,...).")]
+    = None,
+    regions: Annotated[str | None, typer.Option(help="Comma-separated grid regions.")] = None,
+    objective: Annotated[Objective, typer.Option(help="What each point's search minimises.")]
+    = Objective.time,
+    out: Annotated[Path | None, typer.Option(help="Write results to .csv or .parquet "
+                   "(resumable: finished points are journaled beside it).")] = None,
+    dask: Annotated[str | None, typer.Option(help="Run on Dask: 'local' or a scheduler "
+                    "address.")] = None,
+    max_points: Annotated[int, typer.Option(help="Points allowed without --yes or --dask.")]
+    = 500,
+    yes: Annotated[bool, typer.Option("--yes", help="Run a sweep above --max-points.")] = False,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan every combination of models, accelerators, device counts, tokens and regions, each
+    with its best layout; print a table and optionally write CSV/Parquet."""
+    from scalewall.sweep import build_spec, load_sweep_spec, run_sweep
+
+    def split(text: str | None) -> list[str]:
+        return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+    try:
+        files = [str(f) for f in catalog or []]
+        if spec is not None:
+            sweep_spec = load_sweep_spec(spec, catalog_files=files)
+        else:
+            raw: dict[str, Any] = {"models": split(models), "hardware": split(hardware),
+                                   "objective": objective.value}
+            try:
+                raw["devices"] = [int(d) for d in split(devices)]
+            except ValueError:
+                raise InvalidParameter(
+                    f"--devices must be comma-separated integers, got {devices!r}"
+                ) from None
+            if tokens:
+                raw["tokens"] = split(tokens)
+            if regions:
+                raw["regions"] = split(regions)
+            sweep_spec = build_spec(raw, origin="command line", catalog_files=files)
+        if sweep_spec.n_points > max_points and not (yes or dask):
+            raise InvalidParameter(
+                f"the sweep has {sweep_spec.n_points:,} points, over --max-points="
+                f"{max_points:,}; rerun with --yes, or with --dask to spread it"
+            )
+        if as_json:
+            rows = run_sweep(sweep_spec, out=out, dask=dask)
+        else:
+            from rich.progress import Progress
+
+            with Progress(console=err_console, transient=True) as bar:
+                task = bar.add_task("planning points", total=sweep_spec.n_points)
+                rows = run_sweep(sweep_spec, out=out, dask=dask,
+                                 progress=lambda i, n: bar.update(task, completed=i))
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _print_json({"points": rows})
+        return
+    from scalewall.report.text import sweep_table
+
+    console.print(sweep_table(rows))
+    if out:
+        console.print(f"wrote {len(rows)} rows to {out}")
 
 
 def main() -> None:

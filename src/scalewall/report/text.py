@@ -10,9 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from scalewall.train.plan import TrainingPlan
+from scalewall.train.search import SearchResult
 from scalewall.units import DAY_S, GIB, MWH_J, TFLOP, TONNE_G
 
-__all__ = ["catalog_table", "plan_report", "si", "validation_tables"]
+__all__ = ["catalog_table", "plan_report", "search_report", "si", "sweep_table",
+           "validation_tables"]
 
 
 def si(value: float, unit: str = "", digits: int = 3) -> str:
@@ -160,3 +162,51 @@ def validation_tables(result: dict[str, Any]) -> Group:
     return Group(rows, summary)
 
 
+
+
+def search_report(result: SearchResult, *, top: int = 5) -> Group:
+    """The layout search: counts, top layouts with breakdowns, Pareto fronts, why the best."""
+    head = Text(
+        f"Layout search ({result.objective}): {result.n_enumerated:,} enumerated, "
+        f"{result.n_valid:,} valid, {len(result):,} fit in memory", style="bold")
+    t = _table(f"Top {min(top, len(result))} layouts", "#", "layout", "step s", "MFU",
+               "GiB", "kJ/step")
+    for r in result.top(top):
+        t.add_row(str(r["rank"]), _layout_text(r), _num(r["step_s"], ",.3f"),
+                  f"{r['mfu']:.1%}", _num(r["memory_bytes"] / GIB, ",.1f"),
+                  _num(r["energy_j_per_step"] / 1e3, ",.0f"))
+    fronts = []
+    for against, label in (("memory", "memory headroom GiB"), ("energy", "kJ/step")):
+        idx = result.pareto(against)
+        f = _table(f"Pareto front: step time against {label}", "#", "layout", "step s", label)
+        for i in idx[:12]:
+            r = result.row(i)
+            other = (r["memory_headroom_bytes"] / GIB if against == "memory"
+                     else r["energy_j_per_step"] / 1e3)
+            f.add_row(str(r["rank"]), _layout_text(r), _num(r["step_s"], ",.3f"),
+                      _num(other, ",.1f"))
+        fronts.append(f)
+    return Group(head, t, *fronts, Text(result.explain(), style="italic"))
+
+
+def _layout_text(r: dict[str, Any]) -> str:
+    sp = " sp" if r["sp"] else ""
+    ep = f" ep{r['ep']}" if r["ep"] > 1 else ""
+    vpp = f" v{r['vpp']}" if r["vpp"] > 1 else ""
+    return (f"tp{r['tp']} pp{r['pp']}{vpp} dp{r['dp']} cp{r['cp']}{ep}{sp} mb{r['micro_batch']} "
+            f"{r['recompute']} Z{r['zero']}")
+
+
+def sweep_table(rows: list[dict[str, Any]]) -> Table:
+    t = _table("Sweep (best layout per point)", "model", "hardware", "devices", "tokens",
+               "tp/pp/dp/cp", "MFU", "days", "MWh", "USD")
+    for r in rows:
+        if not r.get("feasible"):
+            t.add_row(r["model"], r["hardware"], f"{r['devices']:,}", si(r["tokens"] or 0),
+                      f"[red]{str(r.get('reason', ''))[:40]}[/red]", "", "", "", "")
+            continue
+        t.add_row(r["model"], r["hardware"], f"{r['devices']:,}", si(r["tokens"] or 0),
+                  f"{r['tp']}/{r['pp']}/{r['dp']}/{r['cp']}", f"{r['mfu']:.0%}",
+                  _num(r["days"], ",.0f"), _num(r["energy_mwh"], ",.0f"),
+                  si(r["cost_usd"]) if r["cost_usd"] is not None else "n/a")
+    return t

@@ -147,7 +147,7 @@ _B = TypeVar("_B", StepBreakdown, MemoryBreakdown)
 
 def _take(obj: _B, index: Any) -> _B:
     """Some candidates of a breakdown evaluated over many."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
         if isinstance(value, np.ndarray) and value.ndim:
@@ -229,21 +229,26 @@ class SearchResult:
         return front
 
     def explain(self) -> str:
-        """Why the best layout beats the runner-up: the differing choices and the parts of the
-        step whose time differs most."""
-        if len(self) < 2:
-            return "only one layout is feasible"
-        a, b = self.layout(0), self.layout(1)
+        """Why the best layout beats the runner-up (the first layout that scores worse): the
+        choices that differ and the parts of the step whose time differs most."""
+        score = self.score
+        worse = np.flatnonzero(score > score[0] * (1 + 1e-9))
+        ties = (int(worse[0]) if worse.size else len(self)) - 1
+        tie_note = f"; {ties} other layouts tie with it" if ties else ""
+        if not worse.size:
+            return "all feasible layouts tie" if len(self) > 1 else "only one layout is feasible"
+        j = int(worse[0])
+        a, b = self.layout(0), self.layout(j)
         changed = [f"{k} {getattr(a, k)} vs {getattr(b, k)}" for k in _AXES
                    if getattr(a, k) != getattr(b, k)]
-        diffs = sorted(((float(getattr(self.step, k)[1] - getattr(self.step, k)[0]), label)
+        diffs = sorted(((float(getattr(self.step, k)[j] - getattr(self.step, k)[0]), label)
                         for k, label in _BREAKDOWN), reverse=True)
         gains = [f"{label} {d * 1e3:+.1f} ms" for d, label in diffs if abs(d) > 1e-6][:3]
         unit = {"time": "s", "cost": "USD", "energy": "J"}[self.objective]
-        margin = float(self.score[1] - self.score[0])
-        return (f"best beats the runner-up by {margin:.4g} {unit} per step ({self.objective}); "
-                f"it differs in {', '.join(changed) or 'nothing but ties'}; the runner-up "
-                f"spends more on {', '.join(gains) or 'nothing measurable'}")
+        margin = float(score[j] - score[0])
+        return (f"the best beats the runner-up (#{j + 1}) by {margin:.4g} {unit} per step "
+                f"({self.objective}){tie_note}; they differ in {', '.join(changed)}; the "
+                f"runner-up spends more on {', '.join(gains) or 'nothing measurable'}")
 
     def rank_of(self, pinned: dict[str, Any]) -> tuple[int, float] | None:
         """Best rank (1-based) of the feasible layouts that match ``pinned`` degrees, and the
@@ -293,17 +298,18 @@ def search_layouts(
     c = cand.take(np.flatnonzero(valid))
     # recipe "auto" is per candidate: Megatron-style bookkeeping under model parallelism,
     # PyTorch AMP otherwise (scalewall.train.layout.recipe_for)
+    mp = c.tp * c.pp > 1
     if recipe == "auto":
-        groups = [(np.flatnonzero(c.tp * c.pp > 1), "megatron"),
-                  (np.flatnonzero(c.tp * c.pp == 1), "pytorch")]
+        c = c.take(np.concatenate([np.flatnonzero(mp), np.flatnonzero(~mp)]))
+        n_mp = int(mp.sum())
+        groups = [(slice(0, n_mp), "megatron"), (slice(n_mp, len(c)), "pytorch")]
     else:
-        groups = [(np.arange(len(c)), recipe)]
-    parts = [_evaluate(arch, accelerator, rates, defaults, c.take(idx), seq_len=seq_len,
-                       global_batch=global_batch, base=base, recipe=r)
-             for idx, r in groups if idx.size]
-    c = _concat_candidates([p[0] for p in parts])
-    mem = _concat([p[1] for p in parts])
-    if not np.asarray(mem.feasible, dtype=bool).any():
+        groups = [(slice(0, len(c)), recipe)]
+    mem = _concat([_memory(arch, accelerator, defaults, c.take(sl), seq_len=seq_len,
+                           global_batch=global_batch, base=base, recipe=r)
+                   for sl, r in groups if sl.stop > sl.start])
+    fits = np.asarray(mem.feasible, dtype=bool)
+    if not fits.any():
         smallest = float(np.min(mem.total_bytes))
         raise InvalidLayout(
             f"no layout of {n_devices} devices fits {arch.label} in "
@@ -312,10 +318,16 @@ def search_layouts(
             f"{int(np.ceil(n_devices * smallest / accelerator.memory_bytes))} devices or more, "
             f"or allow full recomputation, ZeRO-3 or a smaller micro-batch"
         )
-    keep = np.flatnonzero(np.asarray(mem.feasible, dtype=bool))
+    # step time only for the layouts that fit, group by group
+    steps = []
+    for sl, r in groups:
+        keep_g = np.flatnonzero(fits[sl]) + (sl.start or 0)
+        if keep_g.size:
+            steps.append(_step(arch, accelerator, rates, c.take(keep_g), seq_len=seq_len,
+                               global_batch=global_batch, base=base, recipe=r))
+    keep = np.flatnonzero(fits)
     c, mem = c.take(keep), _take(mem, keep)
-    step = _concat([p[2] for p in parts if p[2] is not None])
-    step = _take(step, keep)
+    step = _concat(steps)
     tdp = accelerator.tdp_w or 0.0
     idle = accelerator.idle_w if accelerator.idle_w is not None else (
         defaults.idle_fraction_of_tdp * tdp)
@@ -345,22 +357,26 @@ def search_layouts(
     )
 
 
-def _evaluate(
-    arch: Architecture, accelerator: Accelerator, rates: DeviceRates,
-    defaults: PlannerDefaults, c: LayoutCandidates, *, seq_len: int, global_batch: int,
-    base: Layout, recipe: str,
-) -> tuple[LayoutCandidates, MemoryBreakdown, StepBreakdown]:
-    """Memory and step time of candidates ``c`` under one recipe (the single-plan functions,
-    called once on arrays)."""
-    m = np.floor(global_batch / (c.micro_batch * c.dp))
-    mem = training_memory(
+def _memory(
+    arch: Architecture, accelerator: Accelerator, defaults: PlannerDefaults,
+    c: LayoutCandidates, *, seq_len: int, global_batch: int, base: Layout, recipe: str,
+) -> MemoryBreakdown:
+    """Memory of candidates ``c`` under one recipe: the single-plan function on arrays."""
+    return training_memory(
         arch, defaults, capacity_bytes=accelerator.memory_bytes, seq_len=seq_len,
         tp=c.tp, pp=c.pp, dp=c.dp, cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp,
-        micro_batch=c.micro_batch, n_microbatches=m, recompute=c.recompute, zero=c.zero,
-        flash_attention=base.flash_attention, dropout=base.dropout, precision=base.precision,
-        recipe=recipe,
+        micro_batch=c.micro_batch, n_microbatches=np.floor(global_batch / (c.micro_batch * c.dp)),
+        recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
+        dropout=base.dropout, precision=base.precision, recipe=recipe,
     )
-    step = training_step(
+
+
+def _step(
+    arch: Architecture, accelerator: Accelerator, rates: DeviceRates, c: LayoutCandidates, *,
+    seq_len: int, global_batch: int, base: Layout, recipe: str,
+) -> StepBreakdown:
+    """Step time of candidates ``c`` under one recipe: the single-plan function on arrays."""
+    return training_step(
         arch, rates, seq_len=seq_len, global_batch=global_batch, tp=c.tp, pp=c.pp, dp=c.dp,
         cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp, micro_batch=c.micro_batch,
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
@@ -368,7 +384,6 @@ def _evaluate(
         overlap_moe_comm=base.overlap_moe_comm,
         peak_bf16_flop_per_s=accelerator.peak_flop_per_s.get("bf16"),
     )
-    return c, mem, step
 
 
 def _concat_candidates(parts: list[LayoutCandidates]) -> LayoutCandidates:
@@ -379,7 +394,7 @@ def _concat_candidates(parts: list[LayoutCandidates]) -> LayoutCandidates:
 def _concat(parts: list[_B]) -> _B:
     if len(parts) == 1:
         return parts[0]
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in fields(parts[0]):
         value = getattr(parts[0], f.name)
         if isinstance(value, np.ndarray) and value.ndim:

@@ -75,14 +75,19 @@ def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: Device
     GEMM shapes depend only on the tokens per micro-batch and the tensor-parallel degree, so
     a layout search evaluates each distinct pair once and gathers the result.
     """
-    shape = np.broadcast_shapes(np.shape(T), np.shape(t))
-    if len(shape) == 1 and shape[0] > 64:
-        pairs = np.stack(np.broadcast_arrays(T, t), axis=-1)  # (C, 2)
-        unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-        fwd_u, bwd_u = _layer_gemms_direct(arch, unique[:, 0], unique[:, 1], rates)
-        inverse = inverse.reshape(-1)
-        return fwd_u[inverse], bwd_u[inverse]
-    return _layer_gemms_direct(arch, T, t, rates)
+    return _per_distinct(lambda T_, t_: _layer_gemms_direct(arch, T_, t_, rates), T, t)
+
+
+def _per_distinct(fn: Any, T: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Apply ``fn(T, t) -> (a, b)`` once per distinct (T, t) pair of a long 1-d search axis."""
+    T_b, t_b = np.broadcast_arrays(np.asarray(T, dtype=float), np.asarray(t, dtype=float))
+    if T_b.ndim != 1 or T_b.size <= 64:
+        out: tuple[FloatArray, FloatArray] = fn(T_b, t_b)
+        return out
+    key = T_b * 65536.0 + t_b  # tensor-parallel degrees stay far below 65536
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    a, b = fn(T_b[first], t_b[first])
+    return a[inverse], b[inverse]
 
 
 def _layer_gemms_direct(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
@@ -273,8 +278,9 @@ def training_step(
     layer_b = gemm_b + attn_b + elem_b + tp_f + cp_b + ep_f + recompute_f
 
     # --- a stage: its layers, plus the output head and loss on the last one ---
-    first_layers, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
-    head_f, head_b = _gemm_fwd_bwd(T, h * np.ones_like(T), V / tp_, rates)
+    _, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
+    head_f, head_b = _per_distinct(
+        lambda T_, t_: _gemm_fwd_bwd(T_, h + 0.0 * T_, V / t_, rates), T, tp_)
     loss_bytes = T * V / tp_ * (16.0 if recipe == "megatron" else 40.0)
     loss_s = stream_time_s(loss_bytes, rates)
     # the slowest stage sets the pace: a middle stage, or the last with the output head
