@@ -31,32 +31,46 @@ from scalewall.train.search import SearchResult, search_layouts
 
 
 def _calculon(path: str | None) -> dict[str, object] | None:
-    """Run Calculon's search on its README case and ours on the same case."""
+    """Calculon's exhaustive search on its README case (Turing 530B on 5,128 A100-80GB, batch
+    up to 2,520) against scalewall's search of the same case, batch rounded as Calculon does."""
     if not path:
         return None
     cat = get_catalog()
     a100 = cat.accelerator("a100-sxm4-80gb")
     from scalewall.arch import Architecture
 
-    turing = Architecture(n_layers=105, hidden_size=20480, n_heads=128, ffn_size=81920,
-                          vocab_size=51200, position="learned", bias=True,
+    # calculon/models/turing-530B.json: 105 blocks, hidden 20480, 128 heads of 160, ffn 81920
+    turing = Architecture(n_layers=105, hidden_size=20480, n_heads=128, head_dim=160,
+                          ffn_size=81920, vocab_size=51200, position="learned", bias=True,
                           tied_embeddings=True, max_seq_len=2048, name="Turing 530B")
     start = time.perf_counter()
     ours = search_layouts(turing, a100, device_rates(a100, cat.defaults), cat.defaults,
                           n_devices=5128, seq_len=2048, global_batch=2520, base=Layout(),
-                          recipe="megatron")
+                          recipe="megatron", round_batch=True)
     ours_s = time.perf_counter() - start
-    cmd = [sys.executable, "-m", "calculon", "llm-optimal-execution",
+    out = "/tmp/calculon-opt.json"
+    cmd = [sys.executable, os.path.join(path, "bin", "calculon"), "llm-optimal-execution",
            os.path.join(path, "models", "turing-530B.json"), "5128", "2520", "float16",
-           os.path.join(path, "systems", "a100_80g.json"), "/tmp/calculon-opt.json"]
+           os.path.join(path, "systems", "a100_80g.json"), out, "-m"]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": path})
     theirs_s = time.perf_counter() - start
     if done.returncode != 0:
         return {"error": done.stderr[-500:]}
-    return {"scalewall_s": ours_s, "calculon_s": theirs_s,
-            "speedup": theirs_s / ours_s, "scalewall_best": ours.row(0)}
+    with open(out) as fh:
+        best = next(iter(json.load(fh).values()))
+    ex = best["execution"]
+    theirs = {k: ex[k] for k in ("tensor_par", "pipeline_par", "data_par", "batch_size",
+                                 "microbatch_size", "activation_recompute",
+                                 "weight_offload", "optimizer_offload")}
+    theirs["sample_rate"] = best["stats"].get("sample_rate")
+    mine = ours.row(0)
+    return {"scalewall_s": ours_s, "calculon_s": theirs_s, "speedup": theirs_s / ours_s,
+            "scalewall_best": {k: mine[k] for k in ("tp", "pp", "dp", "micro_batch",
+                                                      "global_batch", "recompute", "zero")}
+            | {"sample_rate": mine["global_batch"] / mine["step_s"]},
+            "calculon_best": theirs}
 
 
 def main() -> None:
@@ -104,7 +118,8 @@ def main() -> None:
         print(f"{'published layout TP8 CP1 PP16 DP128: rank':58s} {rank[0]:>14,} "
               f"({rank[1]:.1%})")
     if calc:
-        print(f"{'Calculon, Turing 530B on 5,128 A100':58s} {json.dumps(calc)[:200]}")
+        print("Calculon comparison (Turing 530B on 5,128 A100-80GB, batch <= 2,520):")
+        print(json.dumps(calc, indent=1, default=float))
     else:
         print("Calculon comparison skipped: set CALCULON_PATH to a Calculon checkout")
     print(json.dumps({

@@ -35,6 +35,7 @@ __all__ = [
 #: What a search can minimise, per optimizer step.
 OBJECTIVES: tuple[str, ...] = ("time", "cost", "energy")
 _AXES = ("tp", "pp", "dp", "cp", "ep", "sp", "vpp", "micro_batch", "recompute", "zero")
+_COLUMNS = (*_AXES, "global_batch")
 # Micro-batch sizes and interleaving factors tried when not pinned.
 _MICRO_BATCHES = (1, 2, 4, 8, 16)
 _VPP = (1, 2, 4)
@@ -61,30 +62,34 @@ class LayoutCandidates:
     micro_batch: FloatArray
     recompute: FloatArray
     zero: FloatArray
+    global_batch: FloatArray  # sequences per step
 
     def __len__(self) -> int:
         return int(self.tp.size)
 
     def take(self, index: Any) -> LayoutCandidates:
-        return LayoutCandidates(**{a: getattr(self, a)[index] for a in _AXES})
+        return LayoutCandidates(**{a: getattr(self, a)[index] for a in _COLUMNS})
 
-    def layout(self, i: int, *, global_batch: int, base: Layout) -> Layout:
+    def layout(self, i: int, *, base: Layout) -> Layout:
         return replace(
             base,
             tp=int(self.tp[i]), pp=int(self.pp[i]), dp=int(self.dp[i]), cp=int(self.cp[i]),
             ep=int(self.ep[i]), sp=bool(self.sp[i]), vpp=int(self.vpp[i]),
             micro_batch=int(self.micro_batch[i]), recompute=RECOMPUTE[int(self.recompute[i])],
-            zero=int(self.zero[i]), global_batch=global_batch,
+            zero=int(self.zero[i]), global_batch=int(self.global_batch[i]),
         )
 
 
 def enumerate_layouts(
     arch: Architecture, accelerator: Accelerator, *, n_devices: int, seq_len: int,
-    global_batch: int, fixed: dict[str, Any] | None = None,
+    global_batch: int, fixed: dict[str, Any] | None = None, round_batch: bool = False,
 ) -> tuple[LayoutCandidates, BoolArray, list[tuple[str, int]]]:
     """All layouts of ``n_devices`` for ``arch``, as columns, with a validity mask.
 
-    ``fixed`` pins any degree or option (as a published layout does). Returns the candidate
+    ``fixed`` pins any degree or option (as a published layout does). With ``round_batch``,
+    each candidate takes the largest global batch up to ``global_batch`` that its
+    ``micro_batch * dp`` divides (as Calculon's search does); otherwise the batch is exact and
+    must be divisible. Returns the candidate
     columns, the mask of the valid ones, and for each rule the number of candidates still
     valid after it (so an empty result can say which rule removed the last ones).
     """
@@ -119,7 +124,11 @@ def enumerate_layouts(
     layers_ok = stages <= n_pipe
     layers_ok &= ((n_pipe % stages) == 0) | (((n_pipe + 1) % stages) == 0) | (
         ((n_pipe + 2) % stages) == 0)
-    m = global_batch / (mb * dp)
+    if round_batch:
+        gb = np.floor(global_batch / (mb * dp)) * mb * dp
+    else:
+        gb = np.full_like(tp, float(global_batch))
+    m = gb / (mb * dp)
     rules: list[tuple[str, BoolArray]] = [
         ("devices = tp*pp*dp*cp", dp == dp_exact),
         ("dp as pinned", dp == float(fixed["dp"]) if "dp" in fixed else np.ones_like(dp, bool)),
@@ -129,7 +138,7 @@ def enumerate_layouts(
         ("interleaving needs pp > 1", (vpp == 1) | (pp > 1)),
         ("sequence parallelism needs tp > 1", (cols["sp"] == 0) | (tp > 1)),
         ("ep divides dp*cp", ((dp * cp) % ep) == 0),
-        ("global batch divisible by micro_batch*dp", (global_batch % (mb * dp)) == 0),
+        ("global batch divisible by micro_batch*dp", (gb >= mb * dp) & ((gb % (mb * dp)) == 0)),
         ("interleaving needs micro-batches divisible by pp", (vpp == 1) | ((m % pp) == 0)),
     ]
     valid = np.ones_like(tp, dtype=bool)
@@ -138,7 +147,8 @@ def enumerate_layouts(
         valid &= ok
         survivors.append((rule, int(valid.sum())))
     cand = LayoutCandidates(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, sp=cols["sp"], vpp=vpp,
-                            micro_batch=mb, recompute=cols["recompute"], zero=cols["zero"])
+                            micro_batch=mb, recompute=cols["recompute"], zero=cols["zero"],
+                            global_batch=gb)
     return cand, valid, survivors
 
 
@@ -174,7 +184,6 @@ class SearchResult:
     energy_j_per_step: FloatArray
     cost_usd_per_step: FloatArray
     objective: str
-    global_batch: int
     base: Layout
     n_enumerated: int
     n_valid: int
@@ -184,12 +193,14 @@ class SearchResult:
 
     @property
     def score(self) -> FloatArray:
-        out: FloatArray = {"time": self.step.step_s, "cost": self.cost_usd_per_step,
-                           "energy": self.energy_j_per_step}[self.objective]
+        """The objective per sequence trained (per step when every batch is the same)."""
+        per_step = {"time": self.step.step_s, "cost": self.cost_usd_per_step,
+                    "energy": self.energy_j_per_step}[self.objective]
+        out: FloatArray = per_step / self.candidates.global_batch
         return out
 
     def layout(self, i: int = 0) -> Layout:
-        return self.candidates.layout(i, global_batch=self.global_batch, base=self.base)
+        return self.candidates.layout(i, base=self.base)
 
     def best(self) -> tuple[Layout, StepBreakdown, MemoryBreakdown]:
         return self.layout(0), _take(self.step, 0), _take(self.memory, 0)
@@ -197,7 +208,7 @@ class SearchResult:
     def row(self, i: int) -> dict[str, Any]:
         """One candidate as a flat JSON-ready record."""
         lay = self.layout(i)
-        out: dict[str, Any] = {"rank": i + 1, **{a: getattr(lay, a) for a in _AXES}}
+        out: dict[str, Any] = {"rank": i + 1, **{a: getattr(lay, a) for a in _COLUMNS}}
         out["step_s"] = float(self.step.step_s[i])
         out["mfu"] = float(self.step.mfu[i])
         out["memory_bytes"] = float(self.memory.total_bytes[i])
@@ -245,7 +256,7 @@ class SearchResult:
                         for k, label in _BREAKDOWN), reverse=True)
         gains = [f"{label} {d * 1e3:+.1f} ms" for d, label in diffs if abs(d) > 1e-6][:3]
         unit = {"time": "s", "cost": "USD", "energy": "J"}[self.objective]
-        margin = float(score[j] - score[0])
+        margin = float((score[j] - score[0]) * self.candidates.global_batch[0])
         return (f"the best beats the runner-up (#{j + 1}) by {margin:.4g} {unit} per step "
                 f"({self.objective}){tie_note}; they differ in {', '.join(changed)}; the "
                 f"runner-up spends more on {', '.join(gains) or 'nothing measurable'}")
@@ -269,7 +280,7 @@ def search_layouts(
     arch: Architecture, accelerator: Accelerator, rates: DeviceRates,
     defaults: PlannerDefaults, *, n_devices: int, seq_len: int, global_batch: int,
     base: Layout, recipe: str, fixed: dict[str, Any] | None = None, objective: str = "time",
-    pue: float = 1.0,
+    pue: float = 1.0, round_batch: bool = False,
 ) -> SearchResult:
     """Every feasible layout of ``n_devices``, ranked by ``objective`` (time, cost or energy
     per optimizer step).
@@ -286,7 +297,7 @@ def search_layouts(
         )
     cand, valid, survivors = enumerate_layouts(
         arch, accelerator, n_devices=n_devices, seq_len=seq_len, global_batch=global_batch,
-        fixed=fixed,
+        fixed=fixed, round_batch=round_batch,
     )
     if not valid.any():
         last = next((rule for rule, n in survivors if n == 0), "enumeration")
@@ -306,7 +317,7 @@ def search_layouts(
     else:
         groups = [(slice(0, len(c)), recipe)]
     mem = _concat([_memory(arch, accelerator, defaults, c.take(sl), seq_len=seq_len,
-                           global_batch=global_batch, base=base, recipe=r)
+                           base=base, recipe=r)
                    for sl, r in groups if sl.stop > sl.start])
     fits = np.asarray(mem.feasible, dtype=bool)
     if not fits.any():
@@ -324,7 +335,7 @@ def search_layouts(
         keep_g = np.flatnonzero(fits[sl]) + (sl.start or 0)
         if keep_g.size:
             steps.append(_step(arch, accelerator, rates, c.take(keep_g), seq_len=seq_len,
-                               global_batch=global_batch, base=base, recipe=r))
+                               base=base, recipe=r))
     keep = np.flatnonzero(fits)
     c, mem = c.take(keep), _take(mem, keep)
     step = _concat(steps)
@@ -348,24 +359,24 @@ def search_layouts(
             f"objective 'cost' needs a price for {accelerator.id} (cloud_usd_per_hour or "
             f"price_usd in the catalog)"
         )
-    order = np.lexsort((step.step_s, score))  # ties broken by step time
+    order = np.lexsort((step.step_s, score / c.global_batch))  # per sequence; ties by time
     return SearchResult(
         candidates=c.take(order), step=_take(step, order), memory=_take(mem, order),
         energy_j_per_step=energy[order], cost_usd_per_step=cost[order], objective=objective,
-        global_batch=global_batch, base=base, n_enumerated=len(cand),
+        base=base, n_enumerated=len(cand),
         n_valid=int(valid.sum()),
     )
 
 
 def _memory(
     arch: Architecture, accelerator: Accelerator, defaults: PlannerDefaults,
-    c: LayoutCandidates, *, seq_len: int, global_batch: int, base: Layout, recipe: str,
+    c: LayoutCandidates, *, seq_len: int, base: Layout, recipe: str,
 ) -> MemoryBreakdown:
     """Memory of candidates ``c`` under one recipe: the single-plan function on arrays."""
     return training_memory(
         arch, defaults, capacity_bytes=accelerator.memory_bytes, seq_len=seq_len,
         tp=c.tp, pp=c.pp, dp=c.dp, cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp,
-        micro_batch=c.micro_batch, n_microbatches=np.floor(global_batch / (c.micro_batch * c.dp)),
+        micro_batch=c.micro_batch, n_microbatches=c.global_batch / (c.micro_batch * c.dp),
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
         dropout=base.dropout, precision=base.precision, recipe=recipe,
     )
@@ -373,11 +384,11 @@ def _memory(
 
 def _step(
     arch: Architecture, accelerator: Accelerator, rates: DeviceRates, c: LayoutCandidates, *,
-    seq_len: int, global_batch: int, base: Layout, recipe: str,
+    seq_len: int, base: Layout, recipe: str,
 ) -> StepBreakdown:
     """Step time of candidates ``c`` under one recipe: the single-plan function on arrays."""
     return training_step(
-        arch, rates, seq_len=seq_len, global_batch=global_batch, tp=c.tp, pp=c.pp, dp=c.dp,
+        arch, rates, seq_len=seq_len, global_batch=c.global_batch, tp=c.tp, pp=c.pp, dp=c.dp,
         cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp, micro_batch=c.micro_batch,
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
         dropout=base.dropout, recipe=recipe, overlap_grad_reduce=base.overlap_grad_reduce,
@@ -388,7 +399,7 @@ def _step(
 
 def _concat_candidates(parts: list[LayoutCandidates]) -> LayoutCandidates:
     return LayoutCandidates(**{a: np.concatenate([getattr(p, a) for p in parts])
-                               for a in _AXES})
+                               for a in _COLUMNS})
 
 
 def _concat(parts: list[_B]) -> _B:
