@@ -281,17 +281,17 @@ def catalog_show(
 @app.command()
 def validate(
     file: Annotated[Path | None, typer.Argument(help="CSV in the validation schema; default "
-                    "the shipped set.")] = None,
+                    "the shipped sets (training and serving).")] = None,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every row of a CSV of published figures; print errors per row and metric."""
     from scalewall.catalog import get_catalog
-    from scalewall.validate import SHIPPED_VALIDATION, read_validation_csv, validate_rows
+    from scalewall.validate import read_shipped_rows, read_validation_csv, validate_rows
 
     try:
         cat = get_catalog(catalog or [])
-        rows = read_validation_csv(file or SHIPPED_VALIDATION)
+        rows = read_validation_csv(file) if file else read_shipped_rows()
         if as_json:
             result = validate_rows(rows, catalog=cat)
         else:

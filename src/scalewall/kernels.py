@@ -69,6 +69,7 @@ class DeviceRates:
     kernel_launch_s: float
     collective_latency_s: float
     bytes_per_element: float
+    tiled: bool = True  # GPUs: output tiles in waves over SMs; systolic arrays stream instead
     calibrated: bool = False
 
 
@@ -99,6 +100,7 @@ def device_rates(
         kernel_launch_s=defaults.kernel_launch_s,
         collective_latency_s=defaults.collective_latency_s,
         bytes_per_element=BYTES_PER_ELEMENT["bf16" if precision == "fp8" else precision],
+        tiled=accelerator.kind == "gpu",
     )
 
 
@@ -137,13 +139,19 @@ def matmul_time_s(
     705
     """
     m_, n_, k_, b_ = (np.asarray(x, dtype=float)[..., None] for x in (m, n, k, batch))
-    tm, tn = _TILES[:, 0], _TILES[:, 1]  # (tiles,)
-    units = float(rates.n_compute_units)
-    per_unit = rates.peak_flop_per_s * rates.matmul_efficiency / units
-    tiles = np.ceil(m_ / tm) * np.ceil(n_ / tn) * b_
-    waves = np.ceil(tiles / units)
-    wave_s = 2.0 * tm * tn * k_ / (per_unit * _TILE_EFF) + rates.wave_overhead_s
-    compute_s = (waves * wave_s).min(axis=-1)
+    if rates.tiled:
+        tm, tn = _TILES[:, 0], _TILES[:, 1]  # (tiles,)
+        units = float(rates.n_compute_units)
+        per_unit = rates.peak_flop_per_s * rates.matmul_efficiency / units
+        tiles = np.ceil(m_ / tm) * np.ceil(n_ / tn) * b_
+        waves = np.ceil(tiles / units)
+        wave_s = 2.0 * tm * tn * k_ / (per_unit * _TILE_EFF) + rates.wave_overhead_s
+        compute_s = (waves * wave_s).min(axis=-1)
+    else:
+        # a systolic array keeps the weights stationary and streams the rows through: no
+        # padding of small M to a tile (TPU MXU, Trainium, Gaudi MME, Groq)
+        compute_s = (2.0 * m_ * n_ * k_ * b_)[..., 0] / (
+            rates.peak_flop_per_s * rates.matmul_efficiency)
     element = rates.bytes_per_element if operand_bytes is None else operand_bytes
     bytes_moved = (m_ * k_ + k_ * n_ + m_ * n_)[..., 0] * b_[..., 0] * element
     memory_s = bytes_moved / rates.memory_bandwidth_bytes_per_s

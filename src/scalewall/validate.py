@@ -25,9 +25,19 @@ from scalewall.train.layout import Layout
 from scalewall.train.plan import TrainingPlan, plan_training
 from scalewall.units import DAY_S, GIB, MWH_J, TFLOP, TONNE_G
 
-__all__ = ["METRICS", "SHIPPED_VALIDATION", "ValidationResult", "validate_csv", "validate_rows"]
+__all__ = [
+    "METRICS",
+    "SHIPPED_VALIDATION",
+    "SHIPPED_VALIDATION_FILES",
+    "ValidationResult",
+    "read_shipped_rows",
+    "validate_csv",
+    "validate_rows",
+]
 
 SHIPPED_VALIDATION = CATALOG_DIR / "validation" / "train.csv"
+#: Every shipped validation file: training rows, then serving rows.
+SHIPPED_VALIDATION_FILES = (SHIPPED_VALIDATION, CATALOG_DIR / "validation" / "infer.csv")
 
 REQUIRED_COLUMNS = ("id", "task", "metric", "value")
 _TRAIN_METRICS: dict[str, Callable[[TrainingPlan], float]] = {
@@ -247,3 +257,12 @@ def validate_csv(path: str | Path, *, catalog: Catalog | None = None,
                  progress: Callable[[int], None] | None = None) -> ValidationResult:
     """Predict every row of the CSV at ``path``."""
     return validate_rows(read_validation_csv(path), catalog=catalog, progress=progress)
+
+
+def read_shipped_rows() -> list[dict[str, str]]:
+    """All rows of the shipped validation files (training and serving)."""
+    rows: list[dict[str, str]] = []
+    for path in SHIPPED_VALIDATION_FILES:
+        if path.exists():
+            rows.extend(read_validation_csv(path))
+    return rows

@@ -170,11 +170,27 @@ def _dense_groups(arch: Architecture) -> list[tuple[float, list[_Shape]]]:
     return groups
 
 
+# Split-K factors a GEMM library may choose for skinny problems: the K dimension is cut into
+# this many slices computed by separate tiles and summed (cuBLAS and CUTLASS "split-K"), so a
+# decode GEMM with few output tiles still spreads its weight read over every compute unit.
+_SPLIT_K = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+
+
 def _gemm_s(T: FloatArray, k: float, n: float, split: str, tp: FloatArray,
             rates: DeviceRates, weight_bytes: float) -> FloatArray:
+    """One GEMM ``[T, k] x [k, n]`` split by tensor parallelism, at its fastest split-K [s].
+
+    Each split-K slice is a batched problem ``[T, k/s] x [k/s, n]`` (batch ``s``) in
+    :func:`~scalewall.kernels.matmul_time_s`, which then also counts the ``s`` partial outputs
+    it writes; the library is assumed to pick the fastest ``s``, as it picks the tile.
+    """
     kk = k / tp if split == "k" else k + 0.0 * tp
     nn = n / tp if split == "n" else n + 0.0 * tp
-    return matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes)
+    s = _SPLIT_K.reshape((-1,) + (1,) * np.ndim(kk + nn + T))  # (splits, *candidates)
+    k_slice = np.maximum(kk / s, 1.0)
+    out: FloatArray = matmul_time_s(T, nn, k_slice, rates, batch=s,
+                                    operand_bytes=weight_bytes).min(axis=0)
+    return out
 
 
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,

@@ -1,0 +1,160 @@
+"""``scalewall infer``: parse, call :mod:`scalewall.infer`, print. It computes nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalewall._errors import PlannerError
+
+__all__ = ["register"]
+
+_out = Console(width=180)
+_err = Console(stderr=True)
+
+
+def _fail(exc: PlannerError) -> None:
+    _err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _per_million(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e6:.3f}"
+
+
+def _row(d: dict[str, Any]) -> list[str]:
+    mem = d["memory"]
+    return [
+        d["hardware"], f"{d['tp']}x{d['pp']}x{d['dp']}", str(d["batch"]),
+        "yes" if d["feasible"] else "NO",
+        f"{d['ttft_s'] * 1e3:.1f}", f"{d['tpot_s'] * 1e3:.2f}", f"{d['itl_s'] * 1e3:.2f}",
+        f"{d['tokens_per_s_per_device']:.0f}", f"{d['tokens_per_s_per_user']:.0f}",
+        f"{mem['max_batch']:.0f}", f"{mem['max_context']:.0f}",
+        _per_million(d["cost_usd_per_input_token"]), _per_million(d["cost_usd_per_output_token"]),
+        "-" if d["energy_j_per_token"] is None else f"{d['energy_j_per_token']:.2f}",
+        "-" if d["energy_j_per_request"] is None else f"{d['energy_j_per_request'] / 3600:.3f}",
+    ]
+
+
+_COLUMNS = ["hardware", "tp x pp x dp", "batch", "fits", "TTFT ms", "TPOT ms", "ITL ms",
+            "tok/s/device", "tok/s/user", "max batch", "max context", "$/M in", "$/M out",
+            "J/token", "Wh/request"]
+
+
+def infer(
+    model: Annotated[str, typer.Option(help="Catalog model.")] = "llama-3.1-70b",
+    hardware: Annotated[str, typer.Option(help="Catalog accelerator, or 'all' for a "
+                        "comparison table.")] = "h200-sxm",
+    devices: Annotated[int, typer.Option(min=1, help="Devices in the deployment.")] = 8,
+    batch: Annotated[int, typer.Option(min=1, help="Concurrent sequences per replica.")] = 64,
+    prompt: Annotated[int, typer.Option(min=0, help="Prompt tokens per request.")] = 2048,
+    output: Annotated[int, typer.Option(min=1, help="Output tokens per request.")] = 256,
+    precision: Annotated[str, typer.Option(help="Weight precision: bf16, fp16, fp8, int8, "
+                         "int4.")] = "bf16",
+    kv_precision: Annotated[str | None, typer.Option(help="KV-cache precision (default "
+                            "8-bit with 8-bit weights, else 16-bit).")] = None,
+    tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
+    pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
+    search: Annotated[bool, typer.Option("--search", help="Find the cheapest configuration "
+                      "meeting --ttft and --tpot at --rps.")] = False,
+    ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
+    tpot: Annotated[float, typer.Option(help="Time per output token target [ms] for "
+                    "--search.")] = 100.0,
+    rps: Annotated[float, typer.Option(help="Requests per second for --search.")] = 1.0,
+    objective: Annotated[str, typer.Option(help="--search objective: cost or energy.")]
+    = "cost",
+    catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog "
+                       "TOML file (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Plan serving: TTFT, time per output token, tokens/s, memory, $/M tokens, J/token."""
+    from scalewall.catalog import get_catalog
+    from scalewall.infer.plan import plan_serving
+    from scalewall.infer.search import search_serving
+
+    try:
+        cat = get_catalog(catalog or [])
+        if search:
+            names = None if hardware == "all" else [hardware]
+            result = search_serving(
+                model, hardware=names, requests_per_s=rps, prompt=prompt, output=output,
+                ttft_s=ttft / 1e3, tpot_s=tpot / 1e3, objective=objective, catalog=cat)
+            if as_json:
+                _json(result.to_dict())
+            else:
+                _print_search(result.to_dict())
+            if not result.feasible:
+                _err.print(f"[red]Infeasible[/red]: {result.reason}", highlight=False,
+                           soft_wrap=True)
+                raise typer.Exit(1)
+            return
+        names = sorted(cat.accelerators) if hardware == "all" else [hardware]
+        plans: list[dict[str, Any]] = []
+        skipped: dict[str, str] = {}
+        for name in names:
+            try:
+                plan = plan_serving(
+                    model, name, n_devices=devices, batch=batch, prompt=prompt, output=output,
+                    precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, catalog=cat)
+            except PlannerError as exc:
+                if hardware != "all":
+                    raise
+                skipped[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            plans.append(plan.to_dict())
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _json(plans[0] if hardware != "all" else {"plans": plans, "skipped": skipped})
+        return
+    table = Table(title=f"Serving {model}: {devices} devices, batch {batch}, "
+                  f"{prompt}+{output} tokens, {precision}", title_justify="left")
+    for c in _COLUMNS:
+        table.add_column(c, justify="left" if c == "hardware" else "right")
+    for d in plans:
+        table.add_row(*_row(d))
+    _out.print(table)
+    for d in plans:
+        for reason in d["reasons"]:
+            _out.print(f"{d['hardware']}: {reason}", highlight=False)
+    for name, why in skipped.items():
+        _out.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
+
+
+def _print_search(d: dict[str, Any]) -> None:
+    best = d["best"]
+    table = Table(title=f"Best serving configuration ({d['objective']}, "
+                  f"{d['n_candidates']} candidates)", title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    if best:
+        for key, value in best.items():
+            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    _out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``infer`` command to the ``scalewall`` app."""
+    app.command(name="infer")(infer)

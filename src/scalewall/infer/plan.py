@@ -1,0 +1,538 @@
+"""A serving deployment: latency, throughput, memory, cost and energy per token.
+
+A *replica* is ``tp * pp`` devices holding one copy of the weights; a *deployment* of
+``n_devices`` runs ``dp = n_devices / (tp * pp)`` replicas side by side. Throughputs named
+``decode_tokens_per_s`` are output tokens per second of the whole deployment; ``per_device``
+divides by ``n_devices`` and ``per_user`` is one sequence's rate, ``1 / tpot_s``.
+
+Continuous batching at a concurrency of ``batch`` sequences per replica is modelled in steady
+state: every request is prefilled (``prompt`` tokens) and then decodes ``output`` tokens at a
+context that grows from ``prompt`` to ``prompt + output``, on average ``prompt + output / 2``
+(decode time is linear in context, so the mean context gives the mean step). Per cycle of
+``batch`` requests the replica spends :math:`t_{prefill}(b) + o\\,t_{decode}(b)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from scalewall._errors import InvalidLayout, InvalidParameter, PlannerError
+from scalewall._types import ArrayLike, BoolArray, FloatArray
+from scalewall.arch.counts import n_active_params, n_params
+from scalewall.arch.model import Architecture
+from scalewall.catalog import Catalog, get_catalog
+from scalewall.footprint import run_footprint
+from scalewall.hardware import Accelerator
+from scalewall.infer.step import (
+    StepTime,
+    decode_step,
+    kv_bytes_per_sequence_per_device,
+    prefill,
+    weight_bytes_per_device,
+)
+from scalewall.kernels import DeviceRates, device_rates
+from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
+
+__all__ = [
+    "LPU_NETWORK",
+    "WEIGHT_PRECISIONS",
+    "InfeasibleServing",
+    "ServingMetrics",
+    "ServingPlan",
+    "evaluate_serving",
+    "plan_serving",
+    "serving_rates",
+]
+
+WEIGHT_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4")
+
+
+class InfeasibleServing(PlannerError):
+    """No configuration serves the model under the constraints given; the message says which
+    constraint fails and by how much."""
+
+
+@dataclass(frozen=True)
+class LpuNetwork:
+    """Chip-to-chip network of an SRAM-only chip whose catalog entry lacks one (Groq)."""
+
+    link_bytes_per_s: float  # per chip, per direction
+    domain: int  # chips one software-scheduled network reaches
+    hop_latency_s: float  # per collective step
+    source: str
+
+
+#: Groq TSP network, used only where the accelerator (kind ``lpu``) has no scale-up figures in
+#: the catalog. 16 chip-to-chip links of 4 lanes x 30 Gb/s = 240 GB/s per direction (Linley
+#: Group, "Groq Gets Connected", Microprocessor Report, Nov 2020: "480GB/s of total bandwidth");
+#: up to 10,440 TSPs in one software-scheduled Dragonfly, "less than 3 microseconds of
+#: end-to-end system latency" (Abts et al., "A Software-defined Tensor Streaming Multiprocessor
+#: for Large-scale Machine Learning", ISCA 2022, doi:10.1145/3470496.3527405), taken as the
+#: latency of one collective step (an upper bound). The chips run a static schedule, so there
+#: is no per-kernel launch cost.
+LPU_NETWORK = LpuNetwork(
+    link_bytes_per_s=240e9, domain=10440, hop_latency_s=3e-6,
+    source="Linley Group 2020 (C2C 16 x 4 x 30 Gb/s); Abts et al. ISCA 2022 (<3 us)",
+)
+
+
+def _sixteen_bit(accel: Accelerator) -> str:
+    for p in ("bf16", "fp16"):
+        if p in accel.peak_flop_per_s:
+            return p
+    accel.peak("bf16")  # raises, naming the precisions the chip has
+    return "bf16"
+
+
+def compute_precision(accel: Accelerator, precision: str) -> str:
+    """Precision the GEMMs run at for stored ``precision`` weights.
+
+    bf16/fp16 run at 16-bit (either, whichever the chip has: the same bytes and rate class);
+    fp8 and int8 run W8A8 at the chip's 8-bit rate and need it; int4 runs W4A16 (weights
+    dequantised in the GEMM, as AWQ/GPTQ kernels do) at the 16-bit rate.
+    """
+    if precision not in WEIGHT_PRECISIONS:
+        raise InvalidParameter(
+            f"precision must be one of {', '.join(WEIGHT_PRECISIONS)}, got {precision!r}")
+    if precision in ("fp8", "int8"):
+        if precision not in accel.peak_flop_per_s:
+            have = ", ".join(sorted(accel.peak_flop_per_s)) or "no published dense rate"
+            raise InvalidParameter(
+                f"precision {precision!r} is not supported by {accel.id} (it has: {have}); "
+                f"choose one of those, or int4 (W4A16)")
+        return precision
+    return precision if precision in accel.peak_flop_per_s else _sixteen_bit(accel)
+
+
+def serving_rates(
+    accel: Accelerator, cat: Catalog, *, precision: str, lpu_network: LpuNetwork = LPU_NETWORK
+) -> tuple[DeviceRates, DeviceRates]:
+    """Achievable rates for the GEMMs and for attention (16-bit) of ``accel``.
+
+    An ``lpu`` chip without catalog scale-up figures gets ``lpu_network`` (sourced above), and no
+    kernel-launch or wave cost: its program is scheduled statically by the compiler.
+    """
+    compute = compute_precision(accel, precision)
+    gemm = device_rates(accel, cat.defaults, precision=compute)
+    attention = device_rates(accel, cat.defaults, precision=_sixteen_bit(accel))
+    if accel.kind == "lpu":
+        changes: dict[str, Any] = dict(kernel_launch_s=0.0, wave_overhead_s=0.0)
+        if not accel.scale_up_bytes_per_s:
+            link = lpu_network.link_bytes_per_s * cat.defaults.scale_up_efficiency
+            changes.update(
+                scale_up_bytes_per_s=link,
+                scale_out_bytes_per_s=link,
+                scale_up_domain=lpu_network.domain,
+                collective_latency_s=lpu_network.hop_latency_s,
+            )
+        gemm = dataclasses.replace(gemm, **changes)
+        attention = dataclasses.replace(attention, **changes)
+    return gemm, attention
+
+
+def kv_precision_for(precision: str, accel: Accelerator) -> str:
+    """Default KV-cache precision: 8-bit with 8-bit weights (fp8/int8 KV, as TensorRT-LLM and
+    vLLM offer), else the chip's 16-bit type."""
+    return precision if precision in ("fp8", "int8") else _sixteen_bit(accel)
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    """Everything :func:`evaluate_serving` predicts, as arrays over the candidates [SI]."""
+
+    weights_bytes_per_device: FloatArray
+    kv_bytes_per_device: FloatArray
+    workspace_bytes_per_device: FloatArray
+    memory_bytes_per_device: FloatArray
+    capacity_bytes: float
+    fits: BoolArray
+    max_batch: FloatArray  # sequences per replica at context prompt + output
+    max_context: FloatArray  # tokens per sequence at this batch
+    ttft_s: FloatArray  # one prompt's prefill
+    batch_prefill_s: FloatArray  # all ``batch`` prompts prefilled together
+    tpot_s: FloatArray  # decode step at the mean context
+    itl_s: FloatArray  # mean inter-token latency a user sees: decode steps + others' prefills
+    cycle_s: FloatArray  # prefill of the batch plus its ``output`` decode steps
+    decode_tokens_per_s: FloatArray  # output tokens/s of the deployment
+    tokens_per_s_per_device: FloatArray
+    tokens_per_s_per_user: FloatArray
+    requests_per_s: FloatArray  # of the deployment
+    busy_fraction: FloatArray  # share of the cycle the chips compute or move memory
+    decode: StepTime
+    batch_prefill: StepTime
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.to_dict() if isinstance(v, StepTime) else np.asarray(v).tolist()
+        return out
+
+
+def evaluate_serving(
+    arch: Architecture, rates: DeviceRates, *, attention_rates: DeviceRates | None = None,
+    batch: ArrayLike, prompt: ArrayLike, output: ArrayLike, context: ArrayLike | None = None,
+    tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, n_devices: ArrayLike | None = None,
+    weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
+    fragmentation: float = 0.0,
+) -> ServingMetrics:
+    """Latency, throughput and memory of serving, vectorized over every numeric argument.
+
+    Parameters
+    ----------
+    arch : Architecture
+    rates, attention_rates : achievable device rates for the GEMMs and for attention.
+    batch : [sequences] concurrent per replica. prompt, output : [tokens] per request.
+    context : [tokens] decode context; default ``prompt + output / 2`` (the mean).
+    tp, pp, ep : parallel degrees of a replica. n_devices : deployment size (default one
+        replica, ``tp * pp``).
+    weight_bytes : [B/parameter]; kv_precision : KV cache precision.
+    capacity_bytes : [B] device memory; reserved_bytes : [B] runtime reserve per device;
+    fragmentation : share of memory the allocator cannot use.
+
+    Returns
+    -------
+    ServingMetrics
+
+    Notes
+    -----
+    Memory per device: weights :math:`N b_w / (t p)`, KV cache
+    :math:`b\\,(s_p + s_o)\\,2 L a_{kv} d\\,b_{kv} / (\\min(t, a_{kv})\\,p)`, and a prefill
+    workspace of one prompt's activations, :math:`s_p (4h + 3f/t)` 16-bit values.
+    Throughput: :math:`b\\,o / (t_{prefill}(b) + o\\,t_{decode}(b, s_p + o/2))` per replica.
+    Without chunked prefill, the prefills of the other :math:`b - 1` requests of a cycle stall
+    every running sequence, so the inter-token latency a user sees is
+    :math:`t_{decode} + t_{prefill}(b)(b-1)/(b\\,o)`.
+
+    Examples
+    --------
+    >>> from scalewall.catalog import get_catalog
+    >>> cat = get_catalog()
+    >>> arch = cat.model("llama-3-8b")
+    >>> gemm, attn = serving_rates(cat.accelerator("h200-sxm"), cat, precision="bf16")
+    >>> m = evaluate_serving(arch, gemm, attention_rates=attn, batch=1, prompt=1024, output=1,
+    ...                      context=1024, weight_bytes=2.0, kv_precision="bf16",
+    ...                      capacity_bytes=141e9)
+    >>> round(float(m.tpot_s) * 1e3, 1)  # measured on one H200: 5.3 ms (shared/validation)
+    5.0
+    """
+    b = np.asarray(batch, dtype=float)
+    sp, so = np.asarray(prompt, dtype=float), np.asarray(output, dtype=float)
+    ctx = sp + so / 2.0 if context is None else np.asarray(context, dtype=float)
+    tp_, pp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
+    replica = tp_ * pp_
+    devices = replica if n_devices is None else np.asarray(n_devices, dtype=float)
+    dp = devices / replica
+    weights = weight_bytes_per_device(arch, weight_bytes=weight_bytes, tp=tp_, pp=pp_)
+    per_seq_full = kv_bytes_per_sequence_per_device(
+        arch, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_)
+    kv = b * per_seq_full
+    h, f = float(arch.hidden_size), float(arch.expert_ffn_size if arch.is_moe else arch.ffn_size)
+    workspace = sp * (4.0 * h + 3.0 * f / tp_) * 2.0
+    usable = capacity_bytes * (1.0 - fragmentation) - reserved_bytes
+    memory = weights + kv + workspace
+    fits = memory <= usable
+    free = usable - weights - workspace
+    max_batch = np.floor(np.maximum(free, 0.0) / per_seq_full)
+    per_token = kv_bytes_per_sequence_per_device(
+        arch, context=1.0, kv_precision=kv_precision, tp=tp_, pp=pp_)
+    state = per_token - kv_bytes_per_sequence_per_device(
+        arch, context=0.0, kv_precision=kv_precision, tp=tp_, pp=pp_)
+    fixed = per_token - state
+    with np.errstate(divide="ignore", invalid="ignore"):
+        max_context = np.where(state > 0, np.floor((free / b - fixed) / state), np.inf)
+    max_context = np.minimum(np.maximum(max_context, 0.0), float(arch.max_seq_len))
+
+    one = prefill(arch, rates, batch=1.0, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
+                  ep=ep_, attention_rates=attention_rates)
+    many = prefill(arch, rates, batch=b, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
+                   ep=ep_, attention_rates=attention_rates)
+    dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
+                      kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_)
+    cycle = many.step_s + so * dec.step_s
+    replica_tps = b * so / cycle
+    busy_time = (many.gemm_s + many.attention_s + many.elementwise_s
+                 + so * (dec.gemm_s + dec.attention_s + dec.elementwise_s))
+    return ServingMetrics(
+        weights_bytes_per_device=weights, kv_bytes_per_device=kv,
+        workspace_bytes_per_device=workspace, memory_bytes_per_device=memory,
+        capacity_bytes=capacity_bytes, fits=fits, max_batch=max_batch, max_context=max_context,
+        ttft_s=one.step_s, batch_prefill_s=many.step_s, tpot_s=dec.step_s,
+        itl_s=(many.step_s * (b - 1.0) / b + so * dec.step_s) / so, cycle_s=cycle,
+        decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
+        tokens_per_s_per_user=1.0 / dec.step_s, requests_per_s=b / cycle * dp,
+        busy_fraction=np.clip(busy_time / (pp_ * cycle), 0.0, 1.0) * pp_ / pp_,
+        decode=dec, batch_prefill=many,
+    )
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    """One deployment's predicted serving figures (SI units; see the module docstring)."""
+
+    model: Architecture
+    accelerator: Accelerator
+    precision: str
+    kv_precision: str
+    n_devices: int
+    tp: int
+    pp: int
+    dp: int
+    ep: int
+    batch: int
+    prompt: int
+    output: int
+    context: float
+    metrics: ServingMetrics
+    cost_usd_per_input_token: float | None
+    cost_usd_per_output_token: float | None
+    price_basis: str
+    power_w: float | None  # deployment, host and PUE included
+    energy_j_per_token: float | None  # per output token, the whole request's energy
+    energy_j_per_request: float | None
+    reasons: tuple[str, ...]  # why the deployment does not fit, if it does not
+
+    @property
+    def feasible(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.metrics
+
+        def f(x: Any) -> float:
+            return float(np.asarray(x))
+
+        return {
+            "model": self.model.id, "hardware": self.accelerator.id,
+            "n_params": n_params(self.model), "n_active_params": n_active_params(self.model),
+            "precision": self.precision, "kv_precision": self.kv_precision,
+            "n_devices": self.n_devices, "tp": self.tp, "pp": self.pp, "dp": self.dp,
+            "ep": self.ep, "batch": self.batch, "prompt": self.prompt, "output": self.output,
+            "decode_context": self.context, "feasible": self.feasible,
+            "reasons": list(self.reasons),
+            "memory": {
+                "weights_bytes_per_device": f(m.weights_bytes_per_device),
+                "kv_bytes_per_device": f(m.kv_bytes_per_device),
+                "workspace_bytes_per_device": f(m.workspace_bytes_per_device),
+                "total_bytes_per_device": f(m.memory_bytes_per_device),
+                "capacity_bytes": m.capacity_bytes,
+                "max_batch": f(m.max_batch), "max_context": f(m.max_context),
+            },
+            "ttft_s": f(m.ttft_s), "batch_prefill_s": f(m.batch_prefill_s),
+            "tpot_s": f(m.tpot_s), "itl_s": f(m.itl_s),
+            "decode_tokens_per_s": f(m.decode_tokens_per_s),
+            "tokens_per_s_per_device": f(m.tokens_per_s_per_device),
+            "tokens_per_s_per_user": f(m.tokens_per_s_per_user),
+            "requests_per_s": f(m.requests_per_s),
+            "cost_usd_per_input_token": self.cost_usd_per_input_token,
+            "cost_usd_per_output_token": self.cost_usd_per_output_token,
+            "price_basis": self.price_basis,
+            "power_w": self.power_w,
+            "energy_j_per_token": self.energy_j_per_token,
+            "energy_j_per_request": self.energy_j_per_request,
+            "decode_step": m.decode.to_dict(), "batch_prefill": m.batch_prefill.to_dict(),
+        }
+
+
+def _check_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    bad = isinstance(value, bool) or not isinstance(value, int | float | np.integer)
+    if bad or not np.isfinite(value) or int(value) != value or value < minimum:
+        raise InvalidParameter(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _memory_reserve(accel: Accelerator, cat: Catalog) -> float:
+    """Runtime reserve: the CUDA context and workspaces on GPUs; none on chips whose memory is
+    compiler-allocated SRAM (LPU, wafer)."""
+    return cat.defaults.framework_reserved_bytes if accel.kind == "gpu" else 0.0
+
+
+def plan_serving(
+    model: str | Architecture,
+    hardware: str | Accelerator,
+    *,
+    n_devices: int = 1,
+    batch: int = 1,
+    prompt: int = 1024,
+    output: int = 256,
+    context: float | None = None,
+    precision: str = "bf16",
+    kv_precision: str | None = None,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int = 1,
+    objective: str = "latency",
+    region: str | None = None,
+    pue: float | None = None,
+    catalog: Catalog | None = None,
+) -> ServingPlan:
+    """Plan serving ``model`` on ``n_devices`` of ``hardware``.
+
+    Parameters
+    ----------
+    model, hardware : catalog names (or objects).
+    n_devices : devices in the deployment (``tp * pp * dp``).
+    batch : concurrent sequences per replica. prompt, output : [tokens] per request.
+    context : [tokens] decode context; default the mean, ``prompt + output / 2``.
+    precision : weight precision (bf16, fp16, fp8, int8, int4); kv_precision : default 8-bit
+        with 8-bit weights, else 16-bit.
+    tp, pp : parallel degrees; the ones left out are chosen among the divisors of
+        ``n_devices`` that fit, for the lowest time per output token (``objective='latency'``)
+        or the highest throughput (``'throughput'``). ep : expert-parallel degree (MoE).
+    region, pue : grid region (electricity price) and PUE for energy and ownership cost.
+
+    Raises
+    ------
+    UnknownCatalogEntry, InvalidParameter (context beyond the model's maximum, precision the
+    chip lacks), InvalidLayout, InfeasibleServing (nothing fits, even at one token).
+    """
+    cat = catalog or get_catalog()
+    arch = cat.model(model) if isinstance(model, str) else model
+    accel = cat.accelerator(hardware) if isinstance(hardware, str) else hardware
+    n_dev = _check_int("n_devices", n_devices)
+    b = _check_int("batch", batch)
+    sp = _check_int("prompt", prompt, minimum=0)
+    so = _check_int("output", output)
+    ep_ = _check_int("ep", ep)
+    if sp + so > arch.max_seq_len:
+        raise InvalidParameter(
+            f"prompt + output = {sp + so} tokens exceeds the maximum context of {arch.label} "
+            f"({arch.max_seq_len} tokens)")
+    if context is not None and not 0 <= context <= arch.max_seq_len:
+        raise InvalidParameter(
+            f"context must be in [0, {arch.max_seq_len}] (the model's maximum), got {context!r}")
+    if objective not in ("latency", "throughput"):
+        raise InvalidParameter(f"objective must be latency or throughput, got {objective!r}")
+    gemm, attn = serving_rates(accel, cat, precision=precision)
+    kv_p = kv_precision or kv_precision_for(precision, accel)
+    if kv_p not in BYTES_PER_ELEMENT:
+        raise InvalidParameter(
+            f"kv_precision must be one of {', '.join(BYTES_PER_ELEMENT)}, got {kv_p!r}")
+    if n_dev > 1 and not (gemm.scale_up_bytes_per_s or gemm.scale_out_bytes_per_s):
+        raise InvalidParameter(
+            f"{accel.id} has no published scale-up or scale-out bandwidth, so a multi-device "
+            f"deployment cannot be planned; add them with --catalog FILE")
+    for name, value in (("tp", tp), ("pp", pp)):
+        if value is not None:
+            _check_int(name, value)
+    tps = [tp] if tp is not None else _divisors(n_dev)
+    cands = [(t, p) for t in tps for p in ([pp] if pp is not None else _divisors(n_dev // t)
+                                           if n_dev % t == 0 else [])
+             if n_dev % (t * p) == 0]
+    if not cands:
+        raise InvalidLayout(
+            f"tp={tp} x pp={pp} must divide n_devices={n_dev}")
+    if arch.is_moe and ep_ > 1 and any(t % ep_ and ep_ % t for t, _ in cands):
+        raise InvalidLayout(f"ep={ep_} must divide or be a multiple of tp")
+    T = np.array([c[0] for c in cands], dtype=float)
+    P = np.array([c[1] for c in cands], dtype=float)
+    reserve = _memory_reserve(accel, cat)
+    frag = cat.defaults.fragmentation_fraction if accel.kind == "gpu" else 0.0
+    wbytes = BYTES_PER_ELEMENT[precision]
+    m = evaluate_serving(
+        arch, gemm, attention_rates=attn, batch=b, prompt=sp, output=so, context=context,
+        tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
+        capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
+    )
+    score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
+    fits = np.asarray(m.fits, dtype=bool)
+    if tp is None or pp is None:
+        if not fits.any():
+            best_weights = float(np.min(m.weights_bytes_per_device))
+            need = int(np.ceil(arch_bytes(arch, wbytes) / (accel.memory_bytes or 1.0)))
+            raise InfeasibleServing(
+                f"{arch.label} at {precision} does not fit on {n_dev} x {accel.id} at batch {b} "
+                f"and {sp + so} tokens of context under any tp x pp: the weights alone need "
+                f"{best_weights / 1e9:.2f} GB per device of {accel.memory_bytes / 1e9:.2f} GB "
+                f"at best; at least {need} devices are needed for the weights alone")
+        i = int(np.argmin(np.where(fits, score, np.inf)))
+    else:
+        i = 0
+    pick = _take(m, i)
+    t_sel, p_sel = cands[i]
+    reasons: list[str] = []
+    if not bool(np.asarray(pick.fits)):
+        need_bytes = float(np.asarray(pick.memory_bytes_per_device))
+        usable = accel.memory_bytes * (1.0 - frag) - reserve
+        if float(np.asarray(pick.weights_bytes_per_device)) >= usable:
+            raise InfeasibleServing(
+                f"the weights of {arch.label} at {precision} need "
+                f"{float(np.asarray(pick.weights_bytes_per_device)) / 1e9:.2f} GB per device "
+                f"with tp={t_sel} pp={p_sel}, more than the {usable / 1e9:.2f} GB usable on "
+                f"{accel.id}: not even one token fits; use more devices or a lower precision")
+        reasons.append(
+            f"memory: {need_bytes / 1e9:.2f} GB per device needed, {usable / 1e9:.2f} GB usable; "
+            f"at most {int(np.asarray(pick.max_batch))} sequences of {sp + so} tokens fit")
+    # --- cost and energy of one cycle of the replica ---
+    d = cat.defaults
+    region_entry = cat.region(region or d.default_region)
+    pue_value = d.default_pue if pue is None else pue
+    if not 1.0 <= pue_value <= 3.0:
+        raise InvalidParameter(f"pue must be in [1, 3], got {pue_value!r}")
+    replica = t_sel * p_sel
+    cycle = float(np.asarray(pick.cycle_s))
+    prefill_share = float(np.asarray(pick.batch_prefill_s)) / cycle
+    tdp = accel.tdp_w
+    energy = power = None
+    cost_total = None
+    basis = "none: the catalog gives no cloud rate or price for this accelerator"
+    if tdp is not None:
+        idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
+        fp = run_footprint(
+            n_devices=replica, duration_s=cycle, activity=pick.busy_fraction, tdp_w=tdp,
+            idle_w=idle, host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
+            grid_g_per_j=region_entry.grid_g_per_j,
+            electricity_usd_per_j=region_entry.electricity_usd_per_j,
+            cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
+            capex_overhead_factor=d.capex_overhead_factor,
+            hardware_lifetime_s=d.hardware_lifetime_s,
+        )
+        energy = float(np.asarray(fp.energy_j))
+        power = float(np.asarray(fp.facility_power_w)) * n_dev / replica
+        if fp.rental_cost_usd is not None:
+            cost_total, basis = float(np.asarray(fp.rental_cost_usd)), "cloud rental"
+        elif fp.ownership_cost_usd is not None:
+            cost_total, basis = float(np.asarray(fp.ownership_cost_usd)), "ownership"
+    elif accel.cloud_usd_per_hour is not None:
+        cost_total = replica * cycle / HOUR_S * accel.cloud_usd_per_hour
+        basis = "cloud rental"
+    cost_in = cost_out = None
+    if cost_total is not None:
+        cost_in = cost_total * prefill_share / max(b * sp, 1)
+        cost_out = cost_total * (1.0 - prefill_share) / (b * so)
+    ctx = float(sp + so / 2.0) if context is None else float(context)
+    return ServingPlan(
+        model=arch, accelerator=accel, precision=precision, kv_precision=kv_p, n_devices=n_dev,
+        tp=t_sel, pp=p_sel, dp=n_dev // replica, ep=ep_, batch=b, prompt=sp, output=so,
+        context=ctx, metrics=pick, cost_usd_per_input_token=cost_in,
+        cost_usd_per_output_token=cost_out, price_basis=basis, power_w=power,
+        energy_j_per_token=None if energy is None else energy / (b * so),
+        energy_j_per_request=None if energy is None else energy / b,
+        reasons=tuple(reasons),
+    )
+
+
+def arch_bytes(arch: Architecture, weight_bytes: float) -> float:
+    """All weights of ``arch`` at ``weight_bytes`` per parameter [B]."""
+    return float(n_params(arch)) * weight_bytes
+
+
+def _take(m: ServingMetrics, i: int) -> ServingMetrics:
+    """Candidate ``i`` of a metrics object evaluated over a 1-D candidate axis."""
+
+    def pick(x: Any) -> Any:
+        if isinstance(x, StepTime):
+            return StepTime(**{f.name: pick(getattr(x, f.name)) for f in fields(x)})
+        a = np.asarray(x)
+        return a.reshape(-1)[i] if a.ndim else a
+
+    return ServingMetrics(**{f.name: (getattr(m, f.name) if f.name == "capacity_bytes"
+                                      else pick(getattr(m, f.name))) for f in fields(m)})

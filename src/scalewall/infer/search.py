@@ -1,0 +1,198 @@
+"""Search for the cheapest (or lowest-energy) serving configuration that meets latency targets.
+
+For each accelerator and weight precision (categorical, a short loop), every combination of
+tensor degree x pipeline degree x batch is evaluated in one call of
+:func:`scalewall.infer.plan.evaluate_serving`; infeasible cells (memory, TTFT, TPOT) are masked
+and the argmin of the objective is taken. Replicas are added until the deployment carries the
+offered traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scalewall._errors import InvalidParameter, PlannerError
+from scalewall.arch.model import Architecture
+from scalewall.catalog import Catalog, get_catalog
+from scalewall.infer.plan import (
+    InfeasibleServing,
+    _memory_reserve,
+    kv_precision_for,
+    plan_serving,
+    serving_rates,
+)
+from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
+
+__all__ = ["SearchResult", "search_serving"]
+
+_POW2 = 2.0 ** np.arange(0, 11)  # 1 ... 1024
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best configuration found, or why none meets the targets."""
+
+    feasible: bool
+    objective: str
+    best: dict[str, Any] | None
+    n_candidates: int
+    reason: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"feasible": self.feasible, "objective": self.objective, "best": self.best,
+                "n_candidates": self.n_candidates, "reason": self.reason,
+                "skipped": self.skipped}
+
+
+def search_serving(
+    model: str | Architecture,
+    *,
+    hardware: list[str] | None = None,
+    requests_per_s: float,
+    prompt: int,
+    output: int,
+    ttft_s: float,
+    tpot_s: float,
+    objective: str = "cost",
+    precisions: tuple[str, ...] = ("bf16", "fp8", "int8", "int4"),
+    max_batch: int = 1024,
+    catalog: Catalog | None = None,
+) -> SearchResult:
+    """Cheapest (``objective='cost'``) or lowest-energy (``'energy'``) deployment serving
+    ``requests_per_s`` requests of ``prompt`` + ``output`` tokens within ``ttft_s`` and
+    ``tpot_s``.
+
+    Cost is device-hours at the catalog's cloud rate, else amortised purchase price (the
+    planner's ownership basis); energy counts devices between idle and TDP by activity, the
+    host share and the default PUE. Accelerators lacking what the objective needs are listed in
+    ``skipped``.
+
+    Raises
+    ------
+    InvalidParameter for out-of-range arguments; the result is ``feasible=False`` with a
+    ``reason`` naming the target missed and by how much when nothing meets the targets.
+    """
+    cat = catalog or get_catalog()
+    arch = cat.model(model) if isinstance(model, str) else model
+    for name, value in (("requests_per_s", requests_per_s), ("ttft_s", ttft_s),
+                        ("tpot_s", tpot_s)):
+        if not value > 0:
+            raise InvalidParameter(f"{name} must be > 0, got {value!r}")
+    if prompt + output > arch.max_seq_len:
+        raise InvalidParameter(
+            f"prompt + output = {prompt + output} exceeds the maximum context of {arch.label} "
+            f"({arch.max_seq_len})")
+    if objective not in ("cost", "energy"):
+        raise InvalidParameter(f"objective must be cost or energy, got {objective!r}")
+    names = hardware or sorted(cat.accelerators)
+    d = cat.defaults
+    best: dict[str, Any] | None = None
+    best_score = np.inf
+    n_cand = 0
+    skipped: list[str] = []
+    fastest_ttft = fastest_tpot = np.inf
+    where_ttft = where_tpot = ""
+    for name in names:
+        accel = cat.accelerator(name)
+        tdp = accel.tdp_w
+        hourly = accel.cloud_usd_per_hour
+        if hourly is None and accel.price_usd is not None:
+            hourly = accel.price_usd * d.capex_overhead_factor / d.hardware_lifetime_s * HOUR_S
+        if objective == "cost" and hourly is None:
+            skipped.append(f"{accel.id}: no cloud rate or price in the catalog")
+            continue
+        if objective == "energy" and tdp is None:
+            skipped.append(f"{accel.id}: no TDP in the catalog")
+            continue
+        for precision in precisions:
+            try:
+                gemm, attn = serving_rates(accel, cat, precision=precision)
+            except PlannerError:
+                continue  # the chip lacks this precision
+            domain = max(gemm.scale_up_domain, 1)
+            tps = _POW2[_POW2 <= min(domain, 64)]
+            pps = _POW2[_POW2 <= 256]
+            bs = _POW2[_POW2 <= max_batch]
+            T, P, B = np.meshgrid(tps, pps, bs, indexing="ij")  # (tp, pp, batch)
+            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision)
+            n_cand += T.size
+            fits = np.asarray(m.fits, dtype=bool)
+            ttft, tpot = np.asarray(m.ttft_s), np.asarray(m.itl_s)
+            if fits.any():
+                i_t = np.where(fits, ttft, np.inf).min()
+                if i_t < fastest_ttft:
+                    fastest_ttft, where_ttft = float(i_t), f"{accel.id} {precision}"
+                i_p = np.where(fits, tpot, np.inf).min()
+                if i_p < fastest_tpot:
+                    fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}"
+            ok = fits & (ttft <= ttft_s) & (tpot <= tpot_s)
+            replicas = np.ceil(requests_per_s / np.asarray(m.requests_per_s))
+            devices = replicas * T * P
+            tokens_per_s = requests_per_s * output
+            if objective == "cost":
+                score = devices * float(hourly or 0.0) / HOUR_S / tokens_per_s
+            else:
+                idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * (
+                    tdp or 0.0)
+                power = devices * (idle + ((tdp or 0.0) - idle) * np.asarray(m.busy_fraction)
+                                   + d.host_power_fraction_of_tdp * (tdp or 0.0)) * d.default_pue
+                score = power / tokens_per_s
+            score = np.where(ok, score, np.inf)
+            i = int(np.argmin(score))
+            if score.flat[i] < best_score:
+                best_score = float(score.flat[i])
+                idx = np.unravel_index(i, T.shape)
+                best = {
+                    "hardware": accel.id, "precision": precision,
+                    "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
+                    "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
+                    "ttft_s": float(ttft[idx]), "tpot_s": float(tpot[idx]),
+                    "requests_per_s_capacity": float(np.asarray(m.requests_per_s)[idx]
+                                                     * replicas[idx]),
+                    "cost_usd_per_output_token": (float(devices[idx]) * float(hourly)
+                                                  / HOUR_S / tokens_per_s
+                                                  if hourly is not None else None),
+                    "energy_j_per_output_token": float(score.flat[i])
+                    if objective == "energy" else None,
+                }
+    if best is None:
+        reasons = []
+        if fastest_tpot == np.inf:
+            reasons.append(f"{arch.label} fits on none of the accelerators searched")
+        else:
+            if fastest_ttft > ttft_s:
+                reasons.append(
+                    f"TTFT target {ttft_s * 1e3:.1f} ms not met: the fastest configuration "
+                    f"reaches {fastest_ttft * 1e3:.1f} ms ({fastest_ttft / ttft_s - 1:+.0%}) on "
+                    f"{where_ttft}")
+            if fastest_tpot > tpot_s:
+                reasons.append(
+                    f"TPOT target {tpot_s * 1e3:.1f} ms not met: the fastest configuration "
+                    f"reaches {fastest_tpot * 1e3:.1f} ms ({fastest_tpot / tpot_s - 1:+.0%}) on "
+                    f"{where_tpot}")
+            if not reasons:
+                reasons.append("no single configuration meets both targets at once")
+        return SearchResult(False, objective, None, n_cand, "; ".join(reasons), skipped)
+    return SearchResult(True, objective, best, n_cand, "", skipped)
+
+
+def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,
+              T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
+              precision: str) -> Any:
+    from scalewall.infer.plan import evaluate_serving
+
+    frag = cat.defaults.fragmentation_fraction if accel.kind == "gpu" else 0.0
+    return evaluate_serving(
+        arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,
+        weight_bytes=BYTES_PER_ELEMENT[precision],
+        kv_precision=kv_precision_for(precision, accel), capacity_bytes=accel.memory_bytes,
+        reserved_bytes=_memory_reserve(accel, cat), fragmentation=frag,
+    )
+
+
+# re-exported for callers that want the single-plan entry beside the search
+__all__ += ["InfeasibleServing", "plan_serving"]

@@ -1,0 +1,71 @@
+"""Predict one ``task = infer`` row of a validation CSV (DESIGN.md's validation contract).
+
+Metrics and their meaning here:
+
+- ``ttft_s``: prefill of ``prompt`` tokens (all ``batch`` prompts together when batch > 1).
+- ``tpot_s``: with a ``context`` column, one decode step of ``batch`` sequences at that
+  context (a measured step); without, the mean inter-token latency of a user under continuous
+  batching at concurrency ``batch``, the other requests' prefills included (serving
+  benchmarks' ITL/TPOT).
+- ``decode_tokens_per_s``: output tokens per second of the whole deployment of ``devices``
+  devices (``devices / (tp * pp)`` replicas), each running ``batch`` sequences of ``prompt``
+  + ``output`` tokens, prefill included. Per-GPU figures are converted to this by the CSV.
+- ``energy_j_per_token``: energy per output token, the request's prefill included.
+
+A blank ``tp`` (or ``pp``) lets the planner choose the layout: the fastest per token for
+latency metrics, the highest throughput for ``decode_tokens_per_s``.
+"""
+
+from __future__ import annotations
+
+from scalewall._errors import CatalogFileError
+from scalewall.catalog import Catalog
+from scalewall.infer.plan import plan_serving
+
+__all__ = ["predict_infer_row"]
+
+
+def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
+    """Predicted value of ``row['metric']`` in the metric's unit."""
+    from scalewall.validate import _architecture, _num
+
+    metric = (row.get("metric") or "").strip()
+    arch = _architecture(row, catalog, rownum)
+    hardware = (row.get("hardware") or "").strip()
+    if not hardware:
+        raise CatalogFileError(f"row {rownum}: column 'hardware' is required")
+    devices = _num(row, "devices", rownum, integer=True) or 1
+    batch = _num(row, "batch", rownum, integer=True) or 1
+    prompt = _num(row, "prompt", rownum, integer=True)
+    output = _num(row, "output", rownum, integer=True) or 1
+    context = _num(row, "context", rownum)
+    if prompt is None:
+        prompt = int(context) if context is not None else 0
+    shape_only = not (row.get("model") or "").strip() or (row.get("layers") or "").strip()
+    if shape_only and not (row.get("seq_len") or "").strip():
+        # a bare shape carries no maximum context: allow the row's own
+        needed = int(max(prompt + output, context or 0))
+        arch = arch.replace(max_seq_len=max(arch.max_seq_len, needed))
+    plan = plan_serving(
+        arch, hardware, n_devices=devices, batch=batch, prompt=prompt, output=output,
+        context=context if metric == "tpot_s" else None,
+        precision=(row.get("precision") or "bf16").strip(),
+        tp=_num(row, "tp", rownum, integer=True), pp=_num(row, "pp", rownum, integer=True),
+        ep=_num(row, "ep", rownum, integer=True) or 1,
+        objective="throughput" if metric == "decode_tokens_per_s" else "latency",
+        pue=_num(row, "pue", rownum), catalog=catalog,
+    )
+    m = plan.metrics
+    if metric == "ttft_s":
+        return float(m.ttft_s if batch == 1 else m.batch_prefill_s)
+    if metric == "tpot_s":
+        return float(m.tpot_s if context is not None else m.itl_s)
+    if metric == "decode_tokens_per_s":
+        return float(m.decode_tokens_per_s)
+    if metric == "energy_j_per_token":
+        if plan.energy_j_per_token is None:
+            raise CatalogFileError(f"row {rownum}: {hardware} has no TDP in the catalog")
+        return float(plan.energy_j_per_token)
+    raise CatalogFileError(
+        f"row {rownum}: metric {metric!r} is not an inference metric (ttft_s, tpot_s, "
+        f"decode_tokens_per_s, energy_j_per_token)")
