@@ -29,11 +29,13 @@ app.add_typer(catalog_app, name="catalog")
 
 
 def _register_optional_apps() -> None:
-    """Sub-commands that live beside their domain package (laws, inference)."""
+    """Sub-commands that live beside their domain package: each module has
+    ``register(app)`` adding its commands."""
     import importlib
     import importlib.util
 
-    for module in ("scalewall.laws.cli", "scalewall.infer.cli"):
+    for module in ("scalewall.laws.cli", "scalewall.infer.cli", "scalewall.wall.cli",
+                   "scalewall.measure.cli", "scalewall.web.cli"):
         try:
             found = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:  # the parent package is not there
