@@ -116,7 +116,7 @@ def param_breakdown(arch: Architecture) -> ParamBreakdown:
     ...                     vocab_size=50257, position="learned", bias=True,
     ...                     tied_embeddings=True, max_seq_len=2048)
     >>> round(param_breakdown(gpt3).total / 1e9, 1)  # Brown et al. 2020: 175.0B
-    175.2
+    174.6
     """
     h, V = arch.hidden_size, arch.vocab_size
     embedding = V * h + (arch.max_seq_len * h if arch.position == "learned" else 0)
