@@ -149,6 +149,8 @@ def _deepseek_v3(r: _Reader) -> dict[str, Any]:
             "n_shared_experts") else 0,
         moe_ffn_size=r.integer("moe_intermediate_size"),
         n_dense_layers=int(r.config.get("first_k_dense_replace") or 0),
+        n_expert_groups=int(r.config.get("n_group") or 0),
+        topk_groups=int(r.config.get("topk_group") or 0),
         q_lora_rank=int(r.config.get("q_lora_rank") or 0),
         kv_lora_rank=r.integer("kv_lora_rank"),
         qk_nope_head_dim=r.integer("qk_nope_head_dim"),

@@ -57,6 +57,10 @@ class Architecture:
     n_shared_experts: int = 0
     moe_ffn_size: int | None = None
     n_dense_layers: int = 0
+    # group-limited routing (DeepSeek-V2/V3): experts in n_expert_groups groups (one per node),
+    # each token routed within at most topk_groups of them
+    n_expert_groups: int = 0
+    topk_groups: int = 0
     # multi-head latent attention (DeepSeek-V2/V3)
     q_lora_rank: int = 0
     kv_lora_rank: int = 0

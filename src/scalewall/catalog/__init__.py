@@ -231,7 +231,8 @@ def _model(entry: _Entry, key: str) -> Architecture:
     for name in sorted(_MODEL_INT_FIELDS):
         required = name in ("n_layers", "hidden_size", "n_heads", "ffn_size", "vocab_size")
         minimum = 0 if name.startswith(("n_experts", "n_active", "n_shared", "n_dense", "n_ssm",
-                                        "q_lora", "kv_lora", "qk_", "v_head", "n_mtp")) else 1
+                                        "q_lora", "kv_lora", "qk_", "v_head", "n_mtp",
+                                        "n_expert_groups", "topk_groups")) else 1
         value = entry.integer(name, required=required, minimum=minimum)
         if value is not None:
             kwargs[name] = value

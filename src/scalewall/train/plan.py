@@ -149,7 +149,7 @@ def _evaluate(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: C
         recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
         flash_attention=layout.flash_attention, dropout=layout.dropout, recipe=recipe,
         overlap_grad_reduce=layout.overlap_grad_reduce,
-        overlap_moe_comm=layout.overlap_moe_comm,
+        overlap_moe_comm=layout.overlap_moe_comm, precision=layout.precision,
         peak_bf16_flop_per_s=accel.peak_flop_per_s.get("bf16"),
     )
     return step, mem

@@ -392,7 +392,7 @@ def _step(
         cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp, micro_batch=c.micro_batch,
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
         dropout=base.dropout, recipe=recipe, overlap_grad_reduce=base.overlap_grad_reduce,
-        overlap_moe_comm=base.overlap_moe_comm,
+        overlap_moe_comm=base.overlap_moe_comm, precision=base.precision,
         peak_bf16_flop_per_s=accelerator.peak_flop_per_s.get("bf16"),
     )
 

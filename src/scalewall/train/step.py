@@ -180,6 +180,7 @@ def training_step(
     recompute: ArrayLike = 0, zero: ArrayLike = 1, flash_attention: bool = True,
     dropout: bool = False, recipe: str = "megatron", overlap_grad_reduce: bool = True,
     overlap_moe_comm: bool = False, peak_bf16_flop_per_s: float | None = None,
+    precision: str = "bf16",
 ) -> StepBreakdown:
     """Time of one optimizer step and its breakdown.
 
@@ -263,8 +264,18 @@ def training_step(
     if arch.is_moe:
         moe_frac = arch.n_moe_layers / L
         ep_bw = group_bandwidth_bytes_per_s(ep_, tp_ * cp_, rates)
-        a2a = all_to_all_time_s(T * arch.n_active_experts * h * e / tp_, ep_, ep_bw, rates)
-        ep_f = moe_frac * 2.0 * a2a
+        crosses_nodes = ep_ * tp_ * cp_ > rates.scale_up_domain
+        # copies of a token that cross the link: one per expert, or with group-limited
+        # routing one per node reached, fanned out over the scale-up fabric (DeepSeek-AI
+        # 2024, Sec. 3.2.2)
+        k = float(arch.n_active_experts)
+        copies = np.where(crosses_nodes & (arch.topk_groups > 0),
+                          min(k, float(arch.topk_groups or k)), k)
+        # dispatch in fp8 under fp8 training, combine in bf16 (DeepSeek-AI 2024, Sec. 3.3)
+        dispatch_bytes = 1.0 if precision == "fp8" else e
+        a2a = (all_to_all_time_s(T * copies * h * dispatch_bytes / tp_, ep_, ep_bw, rates)
+               + all_to_all_time_s(T * copies * h * e / tp_, ep_, ep_bw, rates))
+        ep_f = moe_frac * a2a
         if overlap_moe_comm:
             # overlapped with another micro-batch's compute (DeepSeek-AI 2024, DualPipe):
             # only what exceeds the MLP's GEMM time shows
