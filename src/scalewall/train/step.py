@@ -254,6 +254,10 @@ def training_step(
     tp_bw = group_bandwidth_bytes_per_s(tp_, 1.0, rates)
     tp_one = all_reduce_time_s(T * h * e, tp_, tp_bw, rates)
     tp_f = n_tp_coll * tp_one
+    # with sequence parallelism the backward pass gathers each sharded GEMM input again for
+    # the weight gradient (Korthikanti et al. 2022, Sec. 4.2.2): one all-gather, half an
+    # all-reduce's traffic, per collective pair
+    tp_b = tp_f * np.where(sp_ > 0, 1.5, 1.0)
     # context parallelism: ring exchange of K and V, hidden behind the attention kernel
     kv_bytes = T * 2.0 * arch.kv_heads * arch.d_head * e / np.minimum(tp_, arch.kv_heads)
     cp_bw = group_bandwidth_bytes_per_s(cp_, tp_, rates)
@@ -286,7 +290,7 @@ def training_step(
     recompute_f = np.where(rc == 2, gemm_f + attn_f + elem_f + tp_f + ep_f + cp_f,
                            np.where(rc == 1, attn_f, 0.0))
     layer_f = gemm_f + attn_f + elem_f + tp_f + cp_f + ep_f
-    layer_b = gemm_b + attn_b + elem_b + tp_f + cp_b + ep_f + recompute_f
+    layer_b = gemm_b + attn_b + elem_b + tp_b + cp_b + ep_f + recompute_f
 
     # --- a stage: its layers, plus the output head and loss on the last one ---
     _, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
@@ -368,7 +372,7 @@ def training_step(
         attention_s=per_step * (attn_f + attn_b + np.where(rc >= 1, attn_f, 0.0)),
         elementwise_s=per_step * (elem_f + elem_b + np.where(rc == 2, elem_f, 0.0))
         + m * loss_s,
-        tp_comm_s=per_step * tp_f * np.where(rc == 2, 3.0, 2.0),
+        tp_comm_s=per_step * (tp_f + tp_b + np.where(rc == 2, tp_f, 0.0)),
         cp_comm_s=per_step * (cp_f + cp_b),
         ep_comm_s=per_step * ep_f * np.where(rc == 2, 3.0, 2.0),
         pp_comm_s=pp_comm,
