@@ -11,3 +11,20 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 #: A scalar or an array; scalar in gives scalar out.
 ArrayLike: TypeAlias = float | int | npt.NDArray[np.float64] | npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+
+def as_float(x: ArrayLike) -> FloatArray:
+    """``x`` as float64: an array stays an array, a scalar becomes a numpy scalar (arithmetic
+    on numpy scalars is about ten times faster than on 0-d arrays, which matters for a single
+    plan; the type is that of an array either way)."""
+    out = np.asarray(x, dtype=float)
+    return out[()] if out.ndim == 0 else out
+
+
+def where(condition: object, a: object, b: object) -> FloatArray:
+    """``np.where`` that returns a numpy scalar, not a 0-d array, for scalar inputs."""
+    if not isinstance(condition, np.ndarray) and not isinstance(a, np.ndarray) and not (
+            isinstance(b, np.ndarray)):
+        return np.float64(a if condition else b)  # type: ignore[arg-type,return-value]
+    out = np.where(condition, a, b)  # type: ignore[call-overload]
+    return out[()] if out.ndim == 0 else out  # type: ignore[no-any-return]

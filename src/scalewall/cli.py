@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 from enum import StrEnum
@@ -40,8 +41,13 @@ def _register_optional_apps() -> None:
             found = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:  # the parent package is not there
             found = False
-        if found:
+        if not found:
+            continue
+        try:
             importlib.import_module(module).register(app)
+        except ImportError:  # an optional extra is missing; its commands stay out
+            if os.environ.get("SCALEWALL_DEBUG"):
+                raise
 
 
 _register_optional_apps()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float, where
 from scalewall.kernels import DeviceRates
 
 __all__ = [
@@ -37,8 +37,8 @@ def group_bandwidth_bytes_per_s(
     The group stays on the scale-up fabric when its span ``group_size * stride`` fits in the
     scale-up domain; otherwise it crosses the scale-out network.
     """
-    span = np.asarray(group_size, dtype=float) * np.asarray(stride, dtype=float)
-    out: FloatArray = np.where(
+    span = as_float(group_size) * as_float(stride)
+    out: FloatArray = where(
         span <= rates.scale_up_domain, rates.scale_up_bytes_per_s, rates.scale_out_bytes_per_s
     )
     return out
@@ -47,10 +47,10 @@ def group_bandwidth_bytes_per_s(
 def _ring(steps: FloatArray, n_bytes: ArrayLike, n: FloatArray, bandwidth: ArrayLike,
           latency_s: float) -> FloatArray:
     """Alpha-beta cost of a ring: ``steps`` steps of ``n_bytes / n`` each."""
-    moved = steps / n * np.asarray(n_bytes, dtype=float)
-    bw = np.asarray(bandwidth, dtype=float)
+    moved = steps / n * as_float(n_bytes)
+    bw = as_float(bandwidth)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: FloatArray = np.where(n > 1, moved / bw + steps * latency_s, 0.0)
+        out: FloatArray = where(n > 1, moved / bw + steps * latency_s, 0.0)
     return out
 
 
@@ -58,7 +58,7 @@ def all_reduce_time_s(
     n_bytes: ArrayLike, n: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates
 ) -> FloatArray:
     """Ring all-reduce of an ``n_bytes`` buffer over ``n`` devices [s]: :math:`2(n-1)/n` of it."""
-    n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
+    n_ = np.maximum(as_float(n), 1.0)
     return _ring(2.0 * (n_ - 1.0), n_bytes, n_, bandwidth, rates.collective_latency_s)
 
 
@@ -66,7 +66,7 @@ def all_gather_time_s(
     n_bytes: ArrayLike, n: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates
 ) -> FloatArray:
     """Ring all-gather producing an ``n_bytes`` buffer on each of ``n`` devices [s]."""
-    n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
+    n_ = np.maximum(as_float(n), 1.0)
     return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates.collective_latency_s)
 
 
@@ -78,13 +78,13 @@ def all_to_all_time_s(
     n_bytes: ArrayLike, n: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates
 ) -> FloatArray:
     """All-to-all where each device sends ``n_bytes`` in all, :math:`(n-1)/n` off-device [s]."""
-    n_ = np.maximum(np.asarray(n, dtype=float), 1.0)
+    n_ = np.maximum(as_float(n), 1.0)
     return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates.collective_latency_s)
 
 
 def p2p_time_s(n_bytes: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates) -> FloatArray:
     """Point-to-point send of ``n_bytes`` [s]."""
-    out: FloatArray = np.asarray(n_bytes, dtype=float) / np.asarray(bandwidth) + (
+    out: FloatArray = as_float(n_bytes) / np.asarray(bandwidth) + (
         rates.collective_latency_s
     )
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float
 from scalewall.units import HOUR_S
 
 __all__ = ["Footprint", "device_power_w", "run_footprint"]
@@ -26,7 +26,7 @@ def device_power_w(*, activity: ArrayLike, tdp_w: float, idle_w: float) -> Float
     utilisation-to-power model as in CodeCarbon's and Zeus's estimators; on one H200, sustained
     GEMMs at the power limit drew 692 of 700 W (shared/validation/README.md).
     """
-    u = np.clip(np.asarray(activity, dtype=float), 0.0, 1.0)
+    u = np.clip(as_float(activity), 0.0, 1.0)
     out: FloatArray = idle_w + (tdp_w - idle_w) * u
     return out
 
@@ -87,8 +87,8 @@ def run_footprint(
     >>> round(float(fp.energy_j) / 3.6e6, 2)  # kWh: 8 x (700 + 175) W x 1 h x 1.1
     7.7
     """
-    n = np.asarray(n_devices, dtype=float)
-    t = np.asarray(duration_s, dtype=float)
+    n = as_float(n_devices)
+    t = as_float(duration_s)
     p_dev = device_power_w(activity=activity, tdp_w=tdp_w, idle_w=idle_w)
     it = n * (p_dev + host_fraction_of_tdp * tdp_w)
     facility = it * pue

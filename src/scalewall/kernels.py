@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float
 from scalewall.hardware import Accelerator, PlannerDefaults
 from scalewall.units import BYTES_PER_ELEMENT
 
@@ -138,7 +138,7 @@ def matmul_time_s(
     >>> round(float(2 * 8192**3 / t / 1e12))  # measured on one H200: 725 TFLOP/s
     715
     """
-    m_, n_, k_, b_ = (np.asarray(x, dtype=float)[..., None] for x in (m, n, k, batch))
+    m_, n_, k_, b_ = (as_float(x)[..., None] for x in (m, n, k, batch))
     if rates.tiled:
         tm, tn = _TILES[:, 0], _TILES[:, 1]  # (tiles,)
         units = float(rates.n_compute_units)
@@ -161,5 +161,5 @@ def matmul_time_s(
 
 def stream_time_s(n_bytes: ArrayLike, rates: DeviceRates) -> FloatArray:
     """Time to stream ``n_bytes`` through device memory at the achievable bandwidth [s]."""
-    out: FloatArray = np.asarray(n_bytes, dtype=float) / rates.memory_bandwidth_bytes_per_s
+    out: FloatArray = as_float(n_bytes) / rates.memory_bandwidth_bytes_per_s
     return out

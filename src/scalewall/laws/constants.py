@@ -159,14 +159,16 @@ def _law(entry: _Entry, key: str) -> Law:
     prov = entry.provenance()
     law: Law
     if form == "chinchilla":
-        values = {p: entry.number(p, required=True) or 0.0 for p in _PARAMS}
+        v = {p: entry.number(p, required=True) or 0.0 for p in _PARAMS}
         ci = {p: iv for p in _PARAMS if (iv := _interval(entry, f"ci95_{p}")) is not None}
-        law = ChinchillaLaw(id=key, name=name, ci95=ci, provenance=prov, **values)
+        law = ChinchillaLaw(id=key, name=name, e=v["e"], a=v["a"], b=v["b"], alpha=v["alpha"],
+                            beta=v["beta"], ci95=ci, provenance=prov)
     else:
-        kvalues = {p: entry.number(p, required=True) or 0.0
-                   for p in ("n_c", "alpha_n", "d_c", "alpha_d", "opt_n_prefactor",
-                             "opt_n_exponent")}
-        law = KaplanLaw(id=key, name=name, provenance=prov, **kvalues)
+        k = {p: entry.number(p, required=True) or 0.0
+             for p in ("n_c", "alpha_n", "d_c", "alpha_d", "opt_n_prefactor", "opt_n_exponent")}
+        law = KaplanLaw(id=key, name=name, n_c=k["n_c"], alpha_n=k["alpha_n"], d_c=k["d_c"],
+                        alpha_d=k["alpha_d"], opt_n_prefactor=k["opt_n_prefactor"],
+                        opt_n_exponent=k["opt_n_exponent"], provenance=prov)
     entry.finish()
     return law
 

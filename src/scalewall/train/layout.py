@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from scalewall._errors import InvalidLayout, InvalidParameter
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float, where
 from scalewall.arch.model import Architecture
 from scalewall.units import PRECISIONS
 
@@ -72,17 +72,17 @@ def stage_layers(n_layers: int, pp: ArrayLike) -> tuple[FloatArray, FloatArray, 
     as Megatron-LM's account-for-embedding/loss options and Llama 3's 126 layers on 16 stages
     do. Otherwise stages hold ``ceil(L/p)`` at most.
     """
-    p = np.asarray(pp, dtype=float)
+    p = as_float(pp)
     L = float(n_layers)
     even = (L % p) == 0
     plus1 = ~even & (((L + 1) % p) == 0)
     plus2 = ~even & ~plus1 & (((L + 2) % p) == 0)
-    middle = np.where(even, L / p, np.where(plus1, (L + 1) / p,
-                                            np.where(plus2, (L + 2) / p, np.ceil(L / p))))
-    first = np.where(plus1 | plus2, middle - 1.0, middle)
-    last = np.where(plus2, middle - 1.0, middle)
-    first = np.where(p == 1, L, first)
-    last = np.where(p == 1, L, last)
+    middle = where(even, L / p, where(plus1, (L + 1) / p,
+                                            where(plus2, (L + 2) / p, np.ceil(L / p))))
+    first = where(plus1 | plus2, middle - 1.0, middle)
+    last = where(plus2, middle - 1.0, middle)
+    first = where(p == 1, L, first)
+    last = where(p == 1, L, last)
     return first, middle, last
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float, where
 from scalewall.arch.counts import param_breakdown
 from scalewall.arch.model import Architecture
 from scalewall.hardware import PlannerDefaults
@@ -98,11 +98,11 @@ def activation_bytes_per_layer(
     >>> float(got / (s * h * (34 + 5 * a * s / h)))  # eq. 1 of [1], b = 1
     1.0
     """
-    T = np.asarray(tokens, dtype=float)
-    ctx = np.asarray(context, dtype=float)
-    t = np.asarray(tp, dtype=float)
-    sp_ = np.asarray(sp, dtype=bool)
-    rc = np.asarray(recompute)
+    T = as_float(tokens)
+    ctx = as_float(context)
+    t = as_float(tp)
+    sp_ = as_float(sp) > 0
+    rc = as_float(recompute)
     h, a = float(arch.hidden_size), float(arch.n_heads)
     e = 2.0  # bf16/fp16 activations
     lin = 1.0 if precision == "fp8" else e  # fp8 recipes keep fp8 copies of GEMM inputs
@@ -150,12 +150,12 @@ def activation_bytes_per_layer(
 
     replicated = h * (attn_replicated + mlp_replicated)
     sharded = h * 0 + attn_sharded + mlp_sharded
-    per_token_full = np.where(sp_, replicated / t, replicated) + sharded / t
+    per_token_full = where(sp_, replicated / t, replicated) + sharded / t
     # selective recomputation and flash attention both drop the s^2 term
-    keep_scores = np.where(rc >= 1, 0.0, scores / t)
+    keep_scores = where(rc >= 1, 0.0, scores / t)
     none_or_selective = T * (per_token_full + keep_scores)
-    full = T * np.where(sp_, norm_in * h / t, norm_in * h)
-    out: FloatArray = np.where(rc == 2, full, none_or_selective)
+    full = T * where(sp_, norm_in * h / t, norm_in * h)
+    out: FloatArray = where(rc == 2, full, none_or_selective)
     return out
 
 
@@ -191,10 +191,11 @@ def training_memory(
        Parameter Models", SC 2020, arXiv:1910.02054.
     .. [2] V. Korthikanti et al. 2022, arXiv:2205.05198.
     """
-    tp_, pp_, dp_, cp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, dp, cp, ep))
-    vpp_, m = np.asarray(vpp, dtype=float), np.asarray(n_microbatches, dtype=float)
-    zero_ = np.asarray(zero)
-    s = np.asarray(seq_len, dtype=float)
+    tp_, pp_, dp_, cp_, ep_ = (as_float(x) for x in (tp, pp, dp, cp, ep))
+    vpp_, m = as_float(vpp), as_float(n_microbatches)
+    zero_ = as_float(zero)
+    rc_all = as_float(recompute)
+    s = as_float(seq_len)
     L = float(arch.n_layers)
     p = param_breakdown(arch)
     first_layers, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
@@ -203,8 +204,8 @@ def training_memory(
     vocab_shard = arch.vocab_size * arch.hidden_size / tp_
     body = mid_layers * per_layer  # model state of the largest stage
     experts = mid_layers * experts_per_layer
-    first_extra = p.embedding / tp_ + np.where(pp_ == 1, p.output_head / tp_, 0.0)
-    last_extra = np.where(pp_ == 1, first_extra, vocab_shard)  # a head (or a tied copy)
+    first_extra = p.embedding / tp_ + where(pp_ == 1, p.output_head / tp_, 0.0)
+    last_extra = where(pp_ == 1, first_extra, vocab_shard)  # a head (or a tied copy)
 
     if recipe == "pytorch":
         w_b, g_b, o_b, cache_b = 4.0, 4.0, 8.0, 2.0
@@ -218,7 +219,7 @@ def training_memory(
 
     def state(n_dense: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         def sharded(nbytes: float, stage: int) -> FloatArray:
-            out: FloatArray = np.where(
+            out: FloatArray = where(
                 zero_ >= stage,
                 nbytes * (n_dense / shard_dense + experts / shard_expert),
                 nbytes * (n_dense + experts),
@@ -229,7 +230,7 @@ def training_memory(
         grads = sharded(g_b, 2)
         optim = sharded(o_b, 1)
         # autocast caches bf16 copies of the weights it holds; ZeRO-3 holds only a shard
-        cache = np.where(zero_ >= 3, 0.0, cache_b * (n_dense + experts))
+        cache = where(zero_ >= 3, 0.0, cache_b * (n_dense + experts))
         return weights, grads, optim, cache
 
     tokens = micro_batch * s / cp_
@@ -242,8 +243,8 @@ def training_memory(
         arch, tokens=tokens, context=s, tp=tp_, sp=sp, recompute=0,
         flash_attention=flash_attention, dropout=dropout, precision=precision, recipe=recipe,
     )
-    transient = np.where(np.asarray(recompute) == 2, one_layer, 0.0)
-    interleave = np.where(vpp_ > 1, 1.0 + (pp_ - 1.0) / (pp_ * vpp_), 1.0)
+    transient = where(rc_all == 2, one_layer, 0.0)
+    interleave = where(vpp_ > 1, 1.0 + (pp_ - 1.0) / (pp_ * vpp_), 1.0)
     in_flight = np.minimum(pp_, np.maximum(m, 1.0))
     acts_first = first_layers * in_flight * interleave * act_layer + transient
     acts_last = last_layers * act_layer + transient
@@ -251,7 +252,7 @@ def training_memory(
     # ZeRO-3 gathers weights module by module with prefetch: two layers' worth, capped by
     # DeepSpeed's stage3_max_live_parameters (default 1e9 parameters)
     live = np.minimum(2.0 * (per_layer + experts_per_layer), _ZERO3_MAX_LIVE_PARAMS)
-    gathered = np.where(zero_ >= 3, 2.0 * live, 0.0)
+    gathered = where(zero_ >= 3, 2.0 * live, 0.0)
 
     def stage_peak(n_dense: FloatArray, acts: FloatArray, logit: FloatArray) -> tuple[
             FloatArray, ...]:
@@ -266,11 +267,11 @@ def training_memory(
         return weights, grads, optim, acts, logit, peak
 
     first = stage_peak(body + first_extra, acts_first,
-                       np.where(pp_ == 1, logits, 0.0))
+                       where(pp_ == 1, logits, 0.0))
     last = stage_peak(body + last_extra, acts_last, logits)
     use_first = first[-1] >= last[-1]
     weights, grads, optim, acts, logit, peak = (
-        np.where(use_first, f, la) for f, la in zip(first, last, strict=True)
+        where(use_first, f, la) for f, la in zip(first, last, strict=True)
     )
     overhead = defaults.framework_reserved_bytes + defaults.fragmentation_fraction * peak
     total = peak + overhead

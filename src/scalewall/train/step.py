@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float, where
 from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
@@ -80,7 +80,7 @@ def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: Device
 
 def _per_distinct(fn: Any, T: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Apply ``fn(T, t) -> (a, b)`` once per distinct (T, t) pair of a long 1-d search axis."""
-    T_b, t_b = np.broadcast_arrays(np.asarray(T, dtype=float), np.asarray(t, dtype=float))
+    T_b, t_b = np.broadcast_arrays(as_float(T), as_float(t))
     if T_b.ndim != 1 or T_b.size <= 64:
         out: tuple[FloatArray, FloatArray] = fn(T_b, t_b)
         return out
@@ -169,7 +169,7 @@ def _elementwise_bytes_per_token(arch: Architecture, t: FloatArray, sp: FloatArr
     else:
         # 2 norms (r2+w2), 2 bias-dropout-adds (r2+r2+w2, + a 1-byte mask with dropout)
         replicated = 8.0 * h + (12.0 + (2.0 if dropout else 0.0)) * h
-    out: FloatArray = np.where(sp > 0, replicated / t, replicated) + (act + rope) / t
+    out: FloatArray = where(sp > 0, replicated / t, replicated) + (act + rope) / t
     return out
 
 
@@ -209,11 +209,11 @@ def training_step(
     .. [1] D. Narayanan et al. 2021, arXiv:2104.04473, eq. 1-3.
     .. [2] V. Korthikanti et al. 2022, arXiv:2205.05198, Sec. 5.
     """
-    tp_, pp_, dp_, cp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, dp, cp, ep))
-    vpp_, sp_ = np.asarray(vpp, dtype=float), np.asarray(sp, dtype=float)
-    rc, zero_ = np.asarray(recompute), np.asarray(zero)
-    s, gb = np.asarray(seq_len, dtype=float), np.asarray(global_batch, dtype=float)
-    b = np.asarray(micro_batch, dtype=float)
+    tp_, pp_, dp_, cp_, ep_ = (as_float(x) for x in (tp, pp, dp, cp, ep))
+    vpp_, sp_ = as_float(vpp), as_float(sp)
+    rc, zero_ = as_float(recompute), as_float(zero)
+    s, gb = as_float(seq_len), as_float(global_batch)
+    b = as_float(micro_batch)
     m = np.maximum(np.floor(gb / (b * dp_)), 1.0)  # micro-batches per pipeline
     L = float(arch.n_layers)
     h, V, e = float(arch.hidden_size), float(arch.vocab_size), 2.0
@@ -222,7 +222,7 @@ def training_step(
     # --- one layer, one micro-batch ---
     gemm_f, gemm_b = _layer_gemms(arch, T, tp_, rates)
     ctx = np.minimum(s, arch.sliding_window) if arch.sliding_window else s
-    attn_flop_fwd = np.asarray(attention_flop_per_token(arch, ctx)) / L * T / tp_  # per layer
+    attn_flop_fwd = as_float(attention_flop_per_token(arch, ctx)) / L * T / tp_  # per layer
     if flash_attention:
         # fused kernel; the causal mask lets it skip half of the score blocks
         attn_f = 0.5 * attn_flop_fwd / rates.attention_flop_per_s
@@ -257,11 +257,11 @@ def training_step(
     # with sequence parallelism the backward pass gathers each sharded GEMM input again for
     # the weight gradient (Korthikanti et al. 2022, Sec. 4.2.2): one all-gather, half an
     # all-reduce's traffic, per collective pair
-    tp_b = tp_f * np.where(sp_ > 0, 1.5, 1.0)
+    tp_b = tp_f * where(sp_ > 0, 1.5, 1.0)
     # context parallelism: ring exchange of K and V, hidden behind the attention kernel
     kv_bytes = T * 2.0 * arch.kv_heads * arch.d_head * e / np.minimum(tp_, arch.kv_heads)
     cp_bw = group_bandwidth_bytes_per_s(cp_, tp_, rates)
-    cp_f_raw = np.where(cp_ > 1, (cp_ - 1.0) * kv_bytes / cp_bw, 0.0)
+    cp_f_raw = where(cp_ > 1, (cp_ - 1.0) * kv_bytes / cp_bw, 0.0)
     cp_f = np.maximum(cp_f_raw - attn_f, 0.0)
     cp_b = np.maximum(2.0 * cp_f_raw - attn_b, 0.0)
     # expert parallelism: dispatch and combine all-to-alls of T*k tokens
@@ -273,7 +273,7 @@ def training_step(
         # routing one per node reached, fanned out over the scale-up fabric (DeepSeek-AI
         # 2024, Sec. 3.2.2)
         k = float(arch.n_active_experts)
-        copies = np.where(crosses_nodes & (arch.topk_groups > 0),
+        copies = where(crosses_nodes & (arch.topk_groups > 0),
                           min(k, float(arch.topk_groups or k)), k)
         # dispatch in fp8 under fp8 training, combine in bf16 (DeepSeek-AI 2024, Sec. 3.3)
         dispatch_bytes = 1.0 if precision == "fp8" else e
@@ -287,8 +287,8 @@ def training_step(
     else:
         ep_f = np.zeros_like(T)
 
-    recompute_f = np.where(rc == 2, gemm_f + attn_f + elem_f + tp_f + ep_f + cp_f,
-                           np.where(rc == 1, attn_f, 0.0))
+    recompute_f = where(rc == 2, gemm_f + attn_f + elem_f + tp_f + ep_f + cp_f,
+                           where(rc == 1, attn_f, 0.0))
     layer_f = gemm_f + attn_f + elem_f + tp_f + cp_f + ep_f
     layer_b = gemm_b + attn_b + elem_b + tp_b + cp_b + ep_f + recompute_f
 
@@ -303,15 +303,15 @@ def training_step(
     last_b = last_layers * layer_b + head_b + 0.75 * loss_s
     mid_f, mid_b = mid_layers * layer_f, mid_layers * layer_b
     last_slower = (last_f + last_b) >= (mid_f + mid_b)
-    stage_f = np.where(last_slower, last_f, mid_f)
-    stage_b = np.where(last_slower, last_b, mid_b)
+    stage_f = where(last_slower, last_f, mid_f)
+    stage_b = where(last_slower, last_b, mid_b)
     micro_s = stage_f + stage_b
 
     compute_path = m * micro_s
     bubble = (pp_ - 1.0) / vpp_ * micro_s
     pp_bw = group_bandwidth_bytes_per_s(2.0, tp_ * cp_ * dp_, rates)
     pp_one = p2p_time_s(T * h * e / tp_, pp_bw, rates)
-    pp_comm = np.where(pp_ > 1, 2.0 * (m * vpp_ + pp_ - 1.0) * pp_one, 0.0)
+    pp_comm = where(pp_ > 1, 2.0 * (m * vpp_ + pp_ - 1.0) * pp_one, 0.0)
 
     # --- data-parallel gradient sync and the optimizer ---
     p = param_breakdown(arch)
@@ -335,20 +335,20 @@ def training_step(
         # ZeRO-3 (DeepSpeed) reduces gradients in the training precision (its default
         # communication_data_type), 2 bytes
         rs3 = reduce_scatter_time_s(n_params * 2.0, group, bw, rates)
-        out: FloatArray = np.where(
+        out: FloatArray = where(
             zero_ == 0, all_reduce_time_s(n_params * grad_bytes, group, bw, rates),
-            np.where(zero_ >= 3, rs3 + 2.0 * m * ag, rs + ag),
+            where(zero_ >= 3, rs3 + 2.0 * m * ag, rs + ag),
         )
         return out
 
     dp_s = dp_sync(dense_local, dp_group, dp_bw) + dp_sync(expert_local, ep_group, ep_dp_bw)
     # ZeRO-3 prefetches each layer's weights during the previous layer's compute, so its
     # gathers hide behind the whole step; otherwise only the last backward passes hide the sync
-    window = np.where(zero_ >= 3, m * micro_s, stage_b * pp_) if overlap_grad_reduce \
+    window = where(zero_ >= 3, m * micro_s, stage_b * pp_) if overlap_grad_reduce \
         else 0.0 * stage_b
     dp_exposed = np.maximum(dp_s - window, 0.0)
     local = dense_local + expert_local
-    shard = np.where(zero_ >= 1, dp_group, 1.0)
+    shard = where(zero_ >= 1, dp_group, 1.0)
     # Adam: read master, grad, 2 moments; write master, moments, bf16 copy (megatron: 30 B);
     # pytorch: 28 B plus casting the fp32 weights to bf16 and bf16 gradients to fp32 (12 B)
     opt_bytes = local / shard * (30.0 if recipe == "megatron" else 28.0)
@@ -358,23 +358,23 @@ def training_step(
     step = compute_path + bubble + pp_comm + dp_exposed + optimizer
     n_dev = tp_ * pp_ * dp_ * cp_
     tokens = gb * s
-    model_flop = np.asarray(model_flop_per_token(arch, s)) * tokens
-    fwd_layers_flop = (np.asarray(model_flop_per_token(arch, s)) / 3.0 - 2.0 * V * h) * tokens
-    attn_fwd_total = np.asarray(attention_flop_per_token(arch, s)) * tokens
-    hw_flop = model_flop + np.where(rc == 2, fwd_layers_flop, np.where(rc == 1, attn_fwd_total,
+    model_flop = as_float(model_flop_per_token(arch, s)) * tokens
+    fwd_layers_flop = (as_float(model_flop_per_token(arch, s)) / 3.0 - 2.0 * V * h) * tokens
+    attn_fwd_total = as_float(attention_flop_per_token(arch, s)) * tokens
+    hw_flop = model_flop + where(rc == 2, fwd_layers_flop, where(rc == 1, attn_fwd_total,
                                                                         0.0))
     peak = peak_bf16_flop_per_s or rates.peak_flop_per_s
 
-    per_step = m * np.where(last_slower, last_layers, mid_layers)
+    per_step = m * where(last_slower, last_layers, mid_layers)
     return StepBreakdown(
-        gemm_s=per_step * (gemm_f + gemm_b + np.where(rc == 2, gemm_f, 0.0))
+        gemm_s=per_step * (gemm_f + gemm_b + where(rc == 2, gemm_f, 0.0))
         + m * (head_f + head_b),
-        attention_s=per_step * (attn_f + attn_b + np.where(rc >= 1, attn_f, 0.0)),
-        elementwise_s=per_step * (elem_f + elem_b + np.where(rc == 2, elem_f, 0.0))
+        attention_s=per_step * (attn_f + attn_b + where(rc >= 1, attn_f, 0.0)),
+        elementwise_s=per_step * (elem_f + elem_b + where(rc == 2, elem_f, 0.0))
         + m * loss_s,
-        tp_comm_s=per_step * (tp_f + tp_b + np.where(rc == 2, tp_f, 0.0)),
+        tp_comm_s=per_step * (tp_f + tp_b + where(rc == 2, tp_f, 0.0)),
         cp_comm_s=per_step * (cp_f + cp_b),
-        ep_comm_s=per_step * ep_f * np.where(rc == 2, 3.0, 2.0),
+        ep_comm_s=per_step * ep_f * where(rc == 2, 3.0, 2.0),
         pp_comm_s=pp_comm,
         bubble_s=bubble,
         dp_comm_s=dp_exposed,
