@@ -7,7 +7,11 @@ catch it and print ``ErrorName: message`` without a traceback::
     ├── UnknownCatalogEntry (also KeyError)    an unknown model, accelerator, region ...
     ├── InvalidParameter (also ValueError)     a value outside its allowed range or set
     │   └── InvalidLayout                      a parallel layout that cannot be built
-    └── CatalogFileError (also ValueError)     a malformed catalog, config.json or CSV file
+    ├── CatalogFileError (also ValueError)     a malformed catalog, config.json or CSV file
+    ├── MeasureError                           (scalewall.measure) measuring went wrong
+    │   └── MeasureUnavailable                 no GPU, NVML or torch for what was asked
+    └── RegistryError                          (scalewall.measure) the run registry
+        └── RegistryRefused                    a file that is not ours, or a newer schema
 """
 
 from __future__ import annotations

@@ -165,6 +165,9 @@ def train(
     pue: Annotated[str | None, typer.Option(help="PUE: a number or a preset name.")] = None,
     unique_tokens: Annotated[str | None, typer.Option(help="Unique tokens available "
                              "(default: public text stock).")] = None,
+    calibration: Annotated[str | None, typer.Option("--calibration", help="Plan with a "
+                           "calibration stored by `scalewall calibrate`; the plan reports "
+                           "calibrated.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Show the layout search: top "
                       "layouts, Pareto fronts, why the best wins (fields left out are "
                       "searched).")] = False,
@@ -182,6 +185,12 @@ def train(
 
     try:
         cat = get_catalog(catalog or [])
+        rates = None
+        if calibration is not None:
+            from scalewall.measure.calibrate import load_calibration
+
+            rates = load_calibration(calibration, hardware=hardware,
+                                     precision=precision.value, catalog=cat)
         arch: Any = read_hf_config(hf_config) if hf_config else model
         n_tokens = None if tokens == "auto" else parse_amount(tokens, name="tokens")
         pue_value: float | str | None = pue
@@ -208,7 +217,7 @@ def train(
             region=region, pue=pue_value,
             unique_tokens=parse_amount(unique_tokens, name="unique-tokens")
             if unique_tokens else None,
-            objective=objective.value, catalog=cat,
+            objective=objective.value, rates=rates, catalog=cat,
         )
     except PlannerError as exc:
         _fail(exc)
