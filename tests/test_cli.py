@@ -50,7 +50,7 @@ def test_train_with_layout_and_hf_config(tmp_path: Path):
         (["train", "--model", "lama-2-7b"], "did you mean 'llama-2-7b'"),
         (["train", "--model", "llama-2-7b", "--devices", "3", "--tp", "3", "--pp", "1",
           "--dp", "1", "--micro-batch", "1"], "tp=3 must divide the attention heads"),
-        (["train", "--tokens", "lots"], "--tokens must be a number"),
+        (["train", "--tokens", "lots"], "--tokens must be a positive number"),
         (["train", "--region", "atlantis"], "unknown region 'atlantis'"),
         (["catalog", "show", "h100-sxmm"], "did you mean"),
         (["validate", "missing.csv"], "cannot read"),

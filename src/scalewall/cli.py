@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from scalewall._cli_common import err_console
+from scalewall._cli_common import fail as _fail
+from scalewall._cli_common import parse_amount as parse_amount
+from scalewall._cli_common import print_json as _print_json
 from scalewall._errors import InvalidParameter, PlannerError
 
 app = typer.Typer(
@@ -53,7 +53,6 @@ def _register_optional_apps() -> None:
 _register_optional_apps()
 
 console = Console()
-err_console = Console(stderr=True)
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -62,42 +61,10 @@ CatalogOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
-_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 
 
-def parse_amount(text: str, *, name: str) -> float:
-    """``15.6T`` -> 1.56e13; plain numbers and exponents also work."""
-    match = re.fullmatch(r"\s*([0-9.]+(?:e[+-]?\d+)?)\s*([kmbgtp]?)\s*", text.lower())
-    if not match:
-        raise InvalidParameter(
-            f"--{name} must be a number, optionally with K, M, B or T (e.g. 15.6T), got {text!r}"
-        )
-    try:
-        value = float(match.group(1)) * _SUFFIX[match.group(2)]
-    except ValueError:
-        raise InvalidParameter(f"--{name} must be a number, got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise InvalidParameter(f"--{name} must be > 0, got {text!r}")
-    return value
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
-
-
-def _fail(exc: PlannerError) -> None:
-    err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
 class Recompute(StrEnum):

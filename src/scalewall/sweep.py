@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scalewall._cli_common import parse_amount
 from scalewall._errors import CatalogFileError, InvalidParameter, PlannerError
 from scalewall.catalog import Catalog, get_catalog
 from scalewall.units import DAY_S, MWH_J, TONNE_G
@@ -107,7 +108,7 @@ def build_spec(raw: dict[str, Any], *, origin: str = "sweep spec",
     tokens: list[float] = []
     for t in _as_list(raw.get("tokens", [])):
         try:
-            value = parse_amount(t) if isinstance(t, str) else float(t)
+            value = parse_amount(t, name="tokens") if isinstance(t, str) else float(t)
         except (InvalidParameter, TypeError, ValueError):
             problems.append(f"tokens must be positive numbers (e.g. 2e12 or '2T'), got {t!r}")
             continue
@@ -154,14 +155,6 @@ def load_sweep_spec(path: str | Path, *, catalog_files: Sequence[str] = ()) -> S
         raise CatalogFileError(f"{p}: [sweep] must be a table")
     return build_spec(table, origin=str(p), catalog_files=catalog_files)
 
-
-def parse_amount(text: str) -> float:
-    """``'15.6T'`` -> 1.56e13 (K, M, B/G, T, P suffixes)."""
-    suffix = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
-    t = text.strip().lower()
-    if t and t[-1] in suffix:
-        return float(t[:-1]) * suffix[t[-1]]
-    return float(t)
 
 
 def sweep_points(spec: SweepSpec) -> list[dict[str, Any]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalewall._cli_common import fail as _fail
+from scalewall._cli_common import print_json as _json
 from scalewall._errors import PlannerError
 
 __all__ = ["register"]
@@ -20,23 +19,7 @@ _out = Console(width=180)
 _err = Console(stderr=True)
 
 
-def _fail(exc: PlannerError) -> None:
-    _err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _per_million(x: float | None) -> str:

@@ -5,10 +5,6 @@ Registered by :func:`scalewall.cli._register_optional_apps` through :func:`regis
 
 from __future__ import annotations
 
-import json
-import math
-import re
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalewall._cli_common import fail as _fail
+from scalewall._cli_common import parse_amount
+from scalewall._cli_common import print_json as _print_json
 from scalewall._errors import InvalidParameter, PlannerError
 
 __all__ = ["register"]
@@ -27,7 +26,6 @@ laws_app = typer.Typer(help="Scaling laws: compute-optimal models, predicted los
 console = Console()
 err_console = Console(stderr=True)
 
-_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 
 
 class Law(StrEnum):
@@ -48,44 +46,11 @@ LawsCatalogOpt = Annotated[list[Path] | None, typer.Option("--laws-catalog", hel
 LawOpt = Annotated[Law, typer.Option(help="Scaling law (catalog id).")]
 
 
-def _fail(exc: PlannerError) -> None:
-    err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
 
 def _amount(text: str | None, name: str) -> float | None:
-    """``15.6T`` -> 1.56e13; plain numbers and exponents also work."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*([0-9.]+(?:e[+-]?\d+)?)\s*([kmbgtp]?)\s*", text.lower())
-    value = math.nan
-    if match:
-        try:
-            value = float(match.group(1)) * _SUFFIX[match.group(2)]
-        except ValueError:
-            value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise InvalidParameter(
-            f"--{name} must be a positive number, optionally with K, M, B, T or P (e.g. 15.6T "
-            f"or 1e24), got {text!r}"
-        )
-    return value
+    return None if text is None else parse_amount(text, name=name)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _fmt(x: Any) -> str:

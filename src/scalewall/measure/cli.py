@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalewall._cli_common import fail as _fail
+from scalewall._cli_common import print_json as _json
 from scalewall._errors import PlannerError
 
 __all__ = ["register"]
@@ -33,15 +35,6 @@ HardwareOpt = Annotated[str | None, typer.Option(
     help="Catalog accelerator this device is (default: matched from the GPU's name).")]
 
 
-def _fail(exc: PlannerError) -> None:
-    _err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def _json(obj: Any) -> None:
-    from scalewall.measure._common import jsonable
-
-    sys.stdout.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _hardware(hardware: str | None, device: dict[str, Any]) -> str | None:

@@ -6,7 +6,6 @@ Registered by :func:`scalewall.cli._register_optional_apps` through :func:`regis
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalewall._cli_common import fail as _fail
+from scalewall._cli_common import jsonable as _jsonable
 from scalewall._errors import PlannerError
 
 __all__ = ["register"]
@@ -23,19 +24,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(exc: PlannerError) -> None:
-    err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _e(x: float) -> str:
