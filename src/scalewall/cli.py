@@ -122,7 +122,8 @@ def train(
     = None,
     flash: Annotated[bool, typer.Option("--flash/--no-flash", help="Fused (flash) attention.")]
     = True,
-    dropout: Annotated[bool, typer.Option(help="Dropout in the layers.")] = False,
+    dropout: Annotated[bool | None, typer.Option("--dropout/--no-dropout", help="Dropout in "
+                       "the layers (default: as the model's family trains).")] = None,
     precision: Annotated[Precision, typer.Option(help="Mixed precision.")] = Precision.bf16,
     recipe: Annotated[Recipe, typer.Option(help="Framework bookkeeping: megatron (bf16 "
                       "weights + fp32 master) or pytorch (fp32 weights, autocast).")]

@@ -77,6 +77,9 @@ class Architecture:
     # multi-token-prediction modules (DeepSeek-V3: 1): trained and pipelined like a layer,
     # but outside the published parameter count
     n_mtp_layers: int = 0
+    # dropout in pre-training (GPT-2/GPT-3-era, Megatron and OPT recipes used 0.1; current
+    # recipes, Llama, PaLM, BLOOM, use none)
+    dropout: bool = False
     # identity
     id: str = ""
     name: str = ""

@@ -12,7 +12,8 @@ from scalewall._types import ArrayLike, FloatArray, as_float, where
 from scalewall.arch.model import Architecture
 from scalewall.units import PRECISIONS
 
-__all__ = ["RECIPES", "RECOMPUTE", "Layout", "check_layout", "recipe_for", "stage_layers"]
+__all__ = ["RECIPES", "RECOMPUTE", "Layout", "check_layout", "recipe_for", "resolved_options",
+           "stage_layers"]
 
 #: Activation recomputation modes, coded 0/1/2 in the vectorized kernels.
 RECOMPUTE: tuple[str, ...] = ("none", "selective", "full")
@@ -45,9 +46,11 @@ class Layout:
     recompute: str = "none"
     zero: int = 1
     flash_attention: bool = True
-    dropout: bool = False
+    dropout: bool | None = None  # None: as the model's family trains (Architecture)
     precision: str = "bf16"
     recipe: str = "auto"
+    # gradient reduction overlapped with backward, as PyTorch DDP/FSDP do and Megatron-LM's
+    # recommended configurations (--overlap-grad-reduce) have done since 2023
     overlap_grad_reduce: bool = True
     overlap_moe_comm: bool = False  # expert all-to-all hidden behind another micro-batch
 
@@ -84,6 +87,12 @@ def stage_layers(n_layers: int, pp: ArrayLike) -> tuple[FloatArray, FloatArray, 
     first = where(p == 1, L, first)
     last = where(p == 1, L, last)
     return first, middle, last
+
+
+def resolved_options(arch: Architecture, layout: Layout, recipe: str) -> tuple[bool, bool]:
+    """(dropout, overlap_grad_reduce) with their defaults filled in."""
+    dropout = layout.dropout if layout.dropout is not None else arch.dropout
+    return dropout, layout.overlap_grad_reduce
 
 
 def recipe_for(layout: Layout) -> str:

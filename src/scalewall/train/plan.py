@@ -14,7 +14,7 @@ from scalewall.catalog import Catalog, get_catalog
 from scalewall.footprint import Footprint, run_footprint
 from scalewall.hardware import Accelerator
 from scalewall.kernels import DeviceRates, device_rates
-from scalewall.train.layout import Layout, check_layout, recipe_for
+from scalewall.train.layout import Layout, check_layout, recipe_for, resolved_options
 from scalewall.train.memory import MemoryBreakdown, training_memory
 from scalewall.train.search import SearchResult, search_layouts
 from scalewall.train.step import StepBreakdown, training_step
@@ -134,12 +134,13 @@ def _positive_number(name: str, value: Any, *, integer: bool = False) -> None:
 def _evaluate(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: Catalog,
               layout: Layout, recipe: str, seq_len: int) -> tuple[StepBreakdown,
                                                                    MemoryBreakdown]:
+    dropout, overlap = resolved_options(arch, layout, recipe)
     mem = training_memory(
         arch, cat.defaults, capacity_bytes=accel.memory_bytes, seq_len=seq_len, tp=layout.tp,
         pp=layout.pp, dp=layout.dp, cp=layout.cp, ep=layout.ep, sp=int(layout.sp),
         vpp=layout.vpp, micro_batch=layout.micro_batch, n_microbatches=layout.n_microbatches,
         recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
-        flash_attention=layout.flash_attention, dropout=layout.dropout,
+        flash_attention=layout.flash_attention, dropout=dropout,
         precision=layout.precision, recipe=recipe,
     )
     step = training_step(
@@ -147,8 +148,8 @@ def _evaluate(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: C
         tp=layout.tp, pp=layout.pp, dp=layout.dp, cp=layout.cp, ep=layout.ep,
         sp=int(layout.sp), vpp=layout.vpp, micro_batch=layout.micro_batch,
         recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
-        flash_attention=layout.flash_attention, dropout=layout.dropout, recipe=recipe,
-        overlap_grad_reduce=layout.overlap_grad_reduce,
+        flash_attention=layout.flash_attention, dropout=dropout, recipe=recipe,
+        overlap_grad_reduce=overlap,
         overlap_moe_comm=layout.overlap_moe_comm, precision=layout.precision,
         peak_bf16_flop_per_s=accel.peak_flop_per_s.get("bf16"),
     )

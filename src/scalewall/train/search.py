@@ -19,7 +19,7 @@ from scalewall.arch.model import Architecture
 from scalewall.footprint import device_power_w
 from scalewall.hardware import Accelerator, PlannerDefaults
 from scalewall.kernels import DeviceRates
-from scalewall.train.layout import RECOMPUTE, Layout
+from scalewall.train.layout import RECOMPUTE, Layout, resolved_options
 from scalewall.train.memory import MemoryBreakdown, training_memory
 from scalewall.train.step import StepBreakdown, training_step
 from scalewall.units import HOUR_S
@@ -108,10 +108,11 @@ def enumerate_layouts(
         "zero": [0.0, 1.0, 2.0, 3.0],
     }
     for key, value in fixed.items():
+        values = list(value) if isinstance(value, list | tuple) else [value]
         if key == "recompute":
-            axes[key] = [float(RECOMPUTE.index(str(value)))]
+            axes[key] = [float(RECOMPUTE.index(str(v))) for v in values]
         elif key in axes:
-            axes[key] = [float(value)]
+            axes[key] = [float(v) for v in values]
     names = list(axes)
     grids = np.meshgrid(*(np.asarray(axes[n]) for n in names), indexing="ij")
     cols = {n: g.ravel() for n, g in zip(names, grids, strict=True)}
@@ -378,7 +379,8 @@ def _memory(
         tp=c.tp, pp=c.pp, dp=c.dp, cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp,
         micro_batch=c.micro_batch, n_microbatches=c.global_batch / (c.micro_batch * c.dp),
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
-        dropout=base.dropout, precision=base.precision, recipe=recipe,
+        dropout=resolved_options(arch, base, recipe)[0], precision=base.precision,
+        recipe=recipe,
     )
 
 
@@ -387,11 +389,12 @@ def _step(
     seq_len: int, base: Layout, recipe: str,
 ) -> StepBreakdown:
     """Step time of candidates ``c`` under one recipe: the single-plan function on arrays."""
+    dropout, overlap = resolved_options(arch, base, recipe)
     return training_step(
         arch, rates, seq_len=seq_len, global_batch=c.global_batch, tp=c.tp, pp=c.pp, dp=c.dp,
         cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp, micro_batch=c.micro_batch,
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
-        dropout=base.dropout, recipe=recipe, overlap_grad_reduce=base.overlap_grad_reduce,
+        dropout=dropout, recipe=recipe, overlap_grad_reduce=overlap,
         overlap_moe_comm=base.overlap_moe_comm, precision=base.precision,
         peak_bf16_flop_per_s=accelerator.peak_flop_per_s.get("bf16"),
     )
