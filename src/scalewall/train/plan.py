@@ -266,7 +266,8 @@ def plan_training(
     busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
     region_entry = cat.region(region or d.default_region)
     pue_value = _pue_value(cat, pue)
-    tdp = accel.tdp_w or 0.0
+    # no published power figure: energy, carbon and electricity come out as unknown (NaN)
+    tdp = accel.tdp_w if accel.tdp_w is not None else float("nan")
     idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
     fp = run_footprint(
         n_devices=n_devices, duration_s=duration, activity=busy, tdp_w=tdp, idle_w=idle,
