@@ -32,6 +32,7 @@ import numpy as np
 
 from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import kv_cache_bytes_per_token, param_breakdown
+from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
     all_reduce_time_s,
@@ -128,48 +129,6 @@ def _ssm_state_bytes(arch: Architecture, precision: str) -> float:
     return ssm_state_bytes_per_sequence(arch, precision=precision) if arch.n_ssm_layers else 0.0
 
 
-# (k, n, split) of one GEMM: "n" column-parallel, "k" row-parallel, "" replicated
-_Shape = tuple[float, float, str]
-
-
-def _dense_groups(arch: Architecture) -> list[tuple[float, list[_Shape]]]:
-    """GEMMs of the average layer as (share of layers, shapes), routed experts excepted."""
-    h, a = float(arch.hidden_size), float(arch.n_heads)
-    if arch.is_mla:
-        qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
-        attn: list[_Shape] = [
-            (h, float(arch.q_lora_rank + arch.kv_lora_rank + arch.qk_rope_head_dim), ""),
-            (float(arch.q_lora_rank or h), a * qk, "n"),
-            (float(arch.kv_lora_rank), a * (arch.qk_nope_head_dim + arch.v_head_dim), "n"),
-            (a * arch.v_head_dim, h, "k"),
-        ]
-    else:
-        d = float(arch.d_head)
-        attn = [(h, (a + 2.0 * arch.kv_heads) * d, "n"), (a * d, h, "k")]
-    up = 2.0 if arch.mlp == "swiglu" else 1.0
-
-    def mlp(ffn: float) -> list[_Shape]:
-        return [(h, up * ffn, "n"), (ffn, h, "k")]
-
-    L = float(arch.n_layers)
-    groups: list[tuple[float, list[_Shape]]] = [(arch.n_attention_layers / L, attn)]
-    if arch.n_ssm_layers:
-        d_in = float(arch.ssm_expand * arch.hidden_size)
-        heads = d_in / arch.ssm_head_dim
-        groups.append((arch.n_ssm_layers / L, [
-            (h, 2.0 * d_in + 2.0 * arch.ssm_state_size + heads, "n"), (d_in, h, "k")]))
-    if arch.is_moe:
-        moe = arch.n_moe_layers / L
-        groups.append((moe, [(h, float(arch.n_experts), "")]))  # router
-        if arch.n_shared_experts:
-            groups.append((moe, mlp(float(arch.expert_ffn_size * arch.n_shared_experts))))
-        if arch.n_dense_layers:
-            groups.append((arch.n_dense_layers / L, mlp(float(arch.ffn_size))))
-    else:
-        groups.append((1.0, mlp(float(arch.ffn_size))))
-    return groups
-
-
 # Split-K factors a GEMM library may choose for skinny problems: the K dimension is cut into
 # this many slices computed by separate tiles and summed (cuBLAS and CUTLASS "split-K"), so a
 # decode GEMM with few output tiles still spreads its weight read over every compute unit.
@@ -202,7 +161,7 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     :math:`Tk/E_{touched}` tokens (all experts stay resident).
     """
     out = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
-    for share, shapes in _dense_groups(arch):
+    for share, _, shapes in layer_gemm_groups(arch, routed_experts=False):
         for k, n, split in shapes:
             out = out + share * _gemm_s(T, k, n, split, tp, rates, weight_bytes)
     if arch.is_moe:

@@ -364,3 +364,47 @@ class Probe:
 
 def _nothing() -> None:
     return None
+
+
+def probe_overhead(probe: Probe, train_step: Callable[[], Any], *, n_tokens: int,
+                   probe_calls: int = 2000, blocks: int = 12,
+                   steps_per_block: int = 8) -> dict[str, float]:
+    """The probe's cost on a training loop, measured two ways.
+
+    ``direct``: the probe's own begin/end cost per step against the median step;
+    ``ab``: interleaved (ABBA) blocks of steps with and without the probe, the median paired
+    ratio minus one (noisy on a shared machine). Used by ``benchmarks/probe_overhead.py``.
+    """
+    import statistics
+    import time
+
+    start = time.perf_counter()
+    for _ in range(probe_calls):
+        probe.on_step_begin()
+        probe.on_step_end(n_tokens=n_tokens)
+    probe_cost_s = (time.perf_counter() - start) / probe_calls
+    for _ in range(3):
+        train_step()
+
+    def block(with_probe: bool) -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps_per_block):
+            if with_probe:
+                with probe.step(n_tokens=n_tokens):
+                    train_step()
+            else:
+                train_step()
+        return (time.perf_counter() - t0) / steps_per_block
+
+    bare, probed = [], []
+    for i in range(blocks):  # ABBA order, so drift and order effects cancel
+        first = i % 2 == 0
+        a = block(not first)
+        b = block(first)
+        bare.append(a if first else b)
+        probed.append(b if first else a)
+    step_s = statistics.median(bare)
+    return {
+        "probe_cost_s": probe_cost_s, "step_s": step_s, "direct": probe_cost_s / step_s,
+        "ab": statistics.median(p / q for p, q in zip(probed, bare, strict=True)) - 1.0,
+    }

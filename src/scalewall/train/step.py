@@ -16,6 +16,7 @@ import numpy as np
 
 from scalewall._types import ArrayLike, FloatArray, as_float, where
 from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
+from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
     all_gather_time_s,
@@ -93,50 +94,9 @@ def _per_distinct(fn: Any, T: FloatArray, t: FloatArray) -> tuple[FloatArray, Fl
 def _layer_gemms_direct(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
                         ) -> tuple[FloatArray, FloatArray]:
     """All of the layer's GEMMs stacked on a leading axis and timed in one call."""
-    h, a = float(arch.hidden_size), float(arch.n_heads)
-    # (k, n, which side tensor parallelism splits: "n" column-parallel, "k" row-parallel, "")
-    attn: list[tuple[float, float, str]]
-    if arch.is_mla:
-        qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
-        attn = [
-            (h, float(arch.q_lora_rank + arch.kv_lora_rank + arch.qk_rope_head_dim), ""),
-            (float(arch.q_lora_rank or h), a * qk, "n"),
-            (float(arch.kv_lora_rank), a * (arch.qk_nope_head_dim + arch.v_head_dim), "n"),
-            (a * arch.v_head_dim, h, "k"),
-        ]
-    else:
-        d = float(arch.d_head)
-        attn = [(h, (a + 2.0 * arch.kv_heads) * d, "n"), (a * d, h, "k")]
-    up = 2.0 if arch.mlp == "swiglu" else 1.0
-
-    def mlp(ffn: float) -> list[tuple[float, float, str]]:
-        return [(h, up * ffn, "n"), (ffn, h, "k")]
-
-    # (weight in the average layer, tokens multiplier, shapes)
-    groups: list[tuple[float, float, list[tuple[float, float, str]]]] = []
-    frac_ssm = arch.n_ssm_layers / arch.n_layers
-    groups.append((1.0 - frac_ssm, 1.0, attn))
-    if arch.n_ssm_layers:
-        d_in = float(arch.ssm_expand * arch.hidden_size)
-        n_heads = d_in / arch.ssm_head_dim
-        groups.append((frac_ssm, 1.0,
-                       [(h, 2 * d_in + 2 * arch.ssm_state_size + n_heads, "n"), (d_in, h, "k")]))
-    if arch.is_moe:
-        dense_frac = arch.n_dense_layers / arch.n_layers
-        ffn = float(arch.expert_ffn_size)
-        # balanced routing: each device's E/ep experts together see T*k tokens
-        groups.append((1.0 - dense_frac, float(arch.n_active_experts), mlp(ffn)))
-        groups.append((1.0 - dense_frac, 1.0, [(h, float(arch.n_experts), "")]))  # router
-        if arch.n_shared_experts:
-            groups.append((1.0 - dense_frac, 1.0, mlp(ffn * arch.n_shared_experts)))
-        if arch.n_dense_layers:
-            groups.append((dense_frac, 1.0, mlp(float(arch.ffn_size))))
-    else:
-        groups.append((1.0, 1.0, mlp(float(arch.ffn_size))))
-
     shape = np.broadcast_shapes(np.shape(T), np.shape(t))
     ms, ks, ns, ws = [], [], [], []
-    for weight, token_mult, shapes in groups:
+    for weight, token_mult, shapes in layer_gemm_groups(arch):
         for k, n, split in shapes:
             ms.append(np.broadcast_to(T * token_mult, shape))
             ks.append(np.broadcast_to(k / t if split == "k" else k + 0.0 * t, shape))

@@ -1,0 +1,67 @@
+"""The matrix multiplies of one average transformer layer, by shape.
+
+Training (:mod:`scalewall.train.step`) and serving (:mod:`scalewall.infer.step`) time the same
+list: each entry is a weight matrix ``[k, n]`` that the layer's tokens multiply, with the side
+that tensor parallelism splits.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from scalewall.arch.model import Architecture
+
+__all__ = ["GemmGroup", "GemmShape", "layer_gemm_groups"]
+
+#: (k, n, split): a ``[k, n]`` weight; split "n" column-parallel, "k" row-parallel, "" neither.
+GemmShape: TypeAlias = tuple[float, float, str]
+#: (share of layers, tokens per layer token, shapes)
+GemmGroup: TypeAlias = tuple[float, float, list[GemmShape]]
+
+
+def layer_gemm_groups(arch: Architecture, *, routed_experts: bool = True) -> list[GemmGroup]:
+    """GEMMs of the average layer, grouped by the share of layers they occur in.
+
+    Attention (or MLA's low-rank projections, or an SSM mixer's in/out projections), the MLP
+    (2 matrices for GELU, 3 for SwiGLU with gate and up fused), and for MoE layers the router,
+    shared experts and, with ``routed_experts``, the routed experts under balanced routing
+    (each token's ``k`` experts: ``k`` times the tokens through one expert's shapes).
+    """
+    h, a = float(arch.hidden_size), float(arch.n_heads)
+    if arch.is_mla:
+        qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
+        attn: list[GemmShape] = [
+            (h, float(arch.q_lora_rank + arch.kv_lora_rank + arch.qk_rope_head_dim), ""),
+            (float(arch.q_lora_rank or h), a * qk, "n"),
+            (float(arch.kv_lora_rank), a * (arch.qk_nope_head_dim + arch.v_head_dim), "n"),
+            (a * arch.v_head_dim, h, "k"),
+        ]
+    else:
+        d = float(arch.d_head)
+        attn = [(h, (a + 2.0 * arch.kv_heads) * d, "n"), (a * d, h, "k")]
+    up = 2.0 if arch.mlp == "swiglu" else 1.0
+
+    def mlp(ffn: float) -> list[GemmShape]:
+        return [(h, up * ffn, "n"), (ffn, h, "k")]
+
+    L = float(arch.n_layers)
+    groups: list[GemmGroup] = [(arch.n_attention_layers / L, 1.0, attn)]
+    if arch.n_ssm_layers:
+        d_in = float(arch.ssm_expand * arch.hidden_size)
+        heads = d_in / arch.ssm_head_dim
+        groups.append((arch.n_ssm_layers / L, 1.0,
+                       [(h, 2.0 * d_in + 2.0 * arch.ssm_state_size + heads, "n"),
+                        (d_in, h, "k")]))
+    if arch.is_moe:
+        moe = arch.n_moe_layers / L
+        ffn = float(arch.expert_ffn_size)
+        if routed_experts:
+            groups.append((moe, float(arch.n_active_experts), mlp(ffn)))
+        groups.append((moe, 1.0, [(h, float(arch.n_experts), "")]))  # router
+        if arch.n_shared_experts:
+            groups.append((moe, 1.0, mlp(ffn * arch.n_shared_experts)))
+        if arch.n_dense_layers:
+            groups.append((arch.n_dense_layers / L, 1.0, mlp(float(arch.ffn_size))))
+    else:
+        groups.append((1.0, 1.0, mlp(float(arch.ffn_size))))
+    return groups
