@@ -25,13 +25,23 @@ def test_every_train_row_is_predicted_or_says_why(result):
         assert row["error"] is not None or row.get("reason"), row["id"]
 
 
+def test_throughput_metrics_within_10_percent(result):
+    """Model/hardware TFLOP/s per device, MFU, step time, tokens/s: 10% median (issue 2)."""
+    metrics = ("model_tflops_per_device", "hardware_tflops_per_device", "mfu", "step_s",
+               "tokens_per_s")
+    errs = sorted(abs(r["error"]) for r in result.rows
+                  if r["metric"] in metrics and r["error"] is not None)
+    assert len(errs) >= 40
+    assert errs[len(errs) // 2] <= 0.10
+
+
 def test_peak_memory_within_10_percent(result):
     assert result.summary["peak_memory_gib"]["median_abs_error"] <= 0.10
 
 
-@pytest.mark.xfail(strict=True, reason="Korthikanti et al. 2022 step times: the model is "
-                   "about 10% optimistic on A100 (see README, Accuracy); target 5%")
 def test_korthikanti_step_time_within_5_percent(result):
+    """Korthikanti et al. 2022, Table 5 (and Sec. 6.3): iteration times of 22B-1T models on
+    A100 with full or selective recomputation; the issue's target is a 5% median."""
     errs = sorted(abs(r["error"]) for r in result.rows
                   if r["id"].startswith("kor22-") and r["metric"] == "step_s")
     assert errs[len(errs) // 2] <= 0.05

@@ -94,4 +94,5 @@ class PlannerDefaults:
     default_pue: float
     default_region: str
     public_text_stock_tokens: float
+    sustained_compute_fraction: float
     sources: Mapping[str, Provenance] = field(default_factory=dict)
