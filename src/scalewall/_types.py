@@ -17,14 +17,16 @@ def as_float(x: ArrayLike) -> FloatArray:
     """``x`` as float64: an array stays an array, a scalar becomes a numpy scalar (arithmetic
     on numpy scalars is about ten times faster than on 0-d arrays, which matters for a single
     plan; the type is that of an array either way)."""
+    if type(x) is float or type(x) is np.float64:
+        return x  # type: ignore[return-value]
     out = np.asarray(x, dtype=float)
     return out[()] if out.ndim == 0 else out
 
 
 def where(condition: object, a: object, b: object) -> FloatArray:
     """``np.where`` that returns a numpy scalar, not a 0-d array, for scalar inputs."""
-    if not isinstance(condition, np.ndarray) and not isinstance(a, np.ndarray) and not (
-            isinstance(b, np.ndarray)):
-        return np.float64(a if condition else b)  # type: ignore[arg-type,return-value]
+    if not (isinstance(condition, np.ndarray) or isinstance(a, np.ndarray)
+            or isinstance(b, np.ndarray)):
+        return a if condition else b  # type: ignore[return-value]
     out = np.where(condition, a, b)  # type: ignore[call-overload]
     return out[()] if out.ndim == 0 else out  # type: ignore[no-any-return]

@@ -140,7 +140,7 @@ def matmul_time_s(
     >>> round(float(2 * 8192**3 / t / 1e12))  # sustained on one H200: 659 TFLOP/s
     651
     """
-    m_, n_, k_, b_ = (as_float(x)[..., None] for x in (m, n, k, batch))
+    m_, n_, k_, b_ = (np.asarray(x, dtype=float)[..., None] for x in (m, n, k, batch))
     if rates.tiled:
         tm, tn = _TILES[:, 0], _TILES[:, 1]  # (tiles,)
         units = float(rates.n_compute_units)

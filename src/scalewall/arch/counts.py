@@ -7,6 +7,7 @@ scalar or an array and broadcasts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -100,6 +101,7 @@ def _ssm_params_per_layer(arch: Architecture) -> int:
     return in_proj + conv + 3 * n_heads + d_inner + d_inner * h
 
 
+@lru_cache(maxsize=256)
 def param_breakdown(arch: Architecture) -> ParamBreakdown:
     """Parameters of each part of the model.
 

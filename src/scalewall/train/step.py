@@ -70,8 +70,9 @@ def _gemm_fwd_bwd(m: FloatArray, k: FloatArray, n: FloatArray, rates: DeviceRate
 
 
 def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
-                 ) -> tuple[FloatArray, FloatArray]:
-    """Forward and backward GEMM time of one average layer on one device [s].
+                 ) -> tuple[FloatArray, ...]:
+    """Forward and backward GEMM time of one average layer, and of the output head, on one
+    device [s]: (layer forward, layer backward, head forward, head backward).
 
     GEMM shapes depend only on the tokens per micro-batch and the tensor-parallel degree, so
     a layout search evaluates each distinct pair once and gathers the result.
@@ -79,34 +80,42 @@ def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: Device
     return _per_distinct(lambda T_, t_: _layer_gemms_direct(arch, T_, t_, rates), T, t)
 
 
-def _per_distinct(fn: Any, T: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Apply ``fn(T, t) -> (a, b)`` once per distinct (T, t) pair of a long 1-d search axis."""
+def _per_distinct(fn: Any, T: FloatArray, t: FloatArray) -> tuple[FloatArray, ...]:
+    """Apply ``fn(T, t) -> tuple`` once per distinct (T, t) pair of a long 1-d search axis."""
+    if np.ndim(T) == 0 and np.ndim(t) == 0:
+        out: tuple[FloatArray, ...] = fn(float(T), float(t))
+        return out
     T_b, t_b = np.broadcast_arrays(as_float(T), as_float(t))
     if T_b.ndim != 1 or T_b.size <= 64:
-        out: tuple[FloatArray, FloatArray] = fn(T_b, t_b)
+        out = fn(T_b, t_b)
         return out
     key = T_b * 65536.0 + t_b  # tensor-parallel degrees stay far below 65536
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    a, b = fn(T_b[first], t_b[first])
-    return a[inverse], b[inverse]
+    return tuple(part[inverse] for part in fn(T_b[first], t_b[first]))
 
 
-def _layer_gemms_direct(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
-                        ) -> tuple[FloatArray, FloatArray]:
-    """All of the layer's GEMMs stacked on a leading axis and timed in one call."""
+def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray | float,
+                        rates: DeviceRates) -> tuple[FloatArray, ...]:
+    """All of the layer's GEMMs and the output head's, stacked on a leading axis and timed in
+    one call per direction (forward, data gradient, weight gradient)."""
     shape = np.broadcast_shapes(np.shape(T), np.shape(t))
     ms, ks, ns, ws = [], [], [], []
-    for weight, token_mult, shapes in layer_gemm_groups(arch):
+    # the output head [h, V/t], column-parallel over the vocabulary, goes last
+    head = (float(arch.hidden_size), float(arch.vocab_size), "n")
+    for weight, token_mult, shapes in [*layer_gemm_groups(arch), (0.0, 1.0, [head])]:
         for k, n, split in shapes:
-            ms.append(np.broadcast_to(T * token_mult, shape))
-            ks.append(np.broadcast_to(k / t if split == "k" else k + 0.0 * t, shape))
-            ns.append(np.broadcast_to(n / t if split == "n" else n + 0.0 * t, shape))
+            ms.append(T * token_mult)
+            ks.append(k / t if split == "k" else k + 0.0 * t)
+            ns.append(n / t if split == "n" else n + 0.0 * t)
             ws.append(weight)
-    M, K, N = np.stack(ms), np.stack(ks), np.stack(ns)  # (gemms, *layouts)
+    if shape:
+        M, K, N = (np.stack([np.broadcast_to(x, shape) for x in xs]) for xs in (ms, ks, ns))
+    else:
+        M, K, N = (np.array(xs, dtype=float) for xs in (ms, ks, ns))  # (gemms,)
     w = np.asarray(ws).reshape((-1,) + (1,) * len(shape))
-    fwd = (w * matmul_time_s(M, N, K, rates)).sum(axis=0)
-    bwd = (w * (matmul_time_s(M, K, N, rates) + matmul_time_s(K, N, M, rates))).sum(axis=0)
-    return fwd, bwd
+    f = matmul_time_s(M, N, K, rates)
+    b = matmul_time_s(M, K, N, rates) + matmul_time_s(K, N, M, rates)
+    return (w[:-1] * f[:-1]).sum(axis=0), (w[:-1] * b[:-1]).sum(axis=0), f[-1], b[-1]
 
 
 def _elementwise_bytes_per_token(arch: Architecture, t: FloatArray, sp: FloatArray,
@@ -180,7 +189,7 @@ def training_step(
     T = b * s / cp_  # tokens per device per micro-batch
 
     # --- one layer, one micro-batch ---
-    gemm_f, gemm_b = _layer_gemms(arch, T, tp_, rates)
+    gemm_f, gemm_b, head_f, head_b = _layer_gemms(arch, T, tp_, rates)
     ctx = np.minimum(s, arch.sliding_window) if arch.sliding_window else s
     attn_flop_fwd = as_float(attention_flop_per_token(arch, ctx)) / L * T / tp_  # per layer
     if flash_attention:
@@ -254,8 +263,6 @@ def training_step(
 
     # --- a stage: its layers, plus the output head and loss on the last one ---
     _, mid_layers, last_layers = stage_layers(arch.n_pipeline_layers, pp_)
-    head_f, head_b = _per_distinct(
-        lambda T_, t_: _gemm_fwd_bwd(T_, h + 0.0 * T_, V / t_, rates), T, tp_)
     loss_bytes = T * V / tp_ * (16.0 if recipe == "megatron" else 40.0)
     loss_s = stream_time_s(loss_bytes, rates)
     # the slowest stage sets the pace: a middle stage, or the last with the output head
