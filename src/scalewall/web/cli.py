@@ -93,6 +93,8 @@ def report(
     wall: Annotated[str | None, typer.Option(help="Wall scenario to include (when "
                     "scalewall.wall is installed); 'none' to leave it out.")] = "baseline",
     catalog: CatalogOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written, and the "
+                       "plan, as one JSON object.")] = False,
 ) -> None:
     """Write a self-contained HTML report of a training plan (inline JS and CSS, no network):
     the page's charts, a comparison across accelerators and a serving section."""
@@ -153,10 +155,15 @@ def report(
         _fail(ValueError(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"))
         return
     write_report(data, out)
+    pngs = [str(p) for p in write_pngs(data, png)] if png is not None else []
+    if as_json:
+        from scalewall._cli_common import print_json
+
+        print_json({"out": str(out), "bytes": out.stat().st_size, "png": pngs, "plan": plan})
+        return
     _out.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, self-contained)")
-    if png is not None:
-        for path in write_pngs(data, png):
-            _out.print(f"wrote {path}")
+    for path in pngs:
+        _out.print(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:
