@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,34 @@ class TrainingPlan:
                      "uncalibrated: datasheet rates with sourced efficiencies; see "
                      "`scalewall validate` for the accuracy on published runs"),
         }
+
+
+# Layout searches do not depend on the token count or the grid region: a run planned again
+# with other tokens or another region reuses the search (the web page and sweeps do this).
+_SEARCHES: OrderedDict[tuple[Any, ...], tuple[Catalog, Accelerator, SearchResult]] = (
+    OrderedDict())
+_MAX_SEARCHES = 64
+
+
+def _search(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: Catalog, *,
+            n_devices: int, seq_len: int, global_batch: int, base: Layout,
+            fixed: dict[str, Any], objective: str, pue: float) -> SearchResult:
+    """:func:`search_layouts`, remembered for the last few distinct inputs."""
+    key = (arch, accel.id, rates, id(cat), n_devices, seq_len, global_batch, base,
+           tuple(sorted(fixed.items())), objective, pue)
+    hit = _SEARCHES.get(key)
+    if hit is not None and hit[0] is cat and hit[1] is accel:
+        _SEARCHES.move_to_end(key)
+        return hit[2]
+    result = search_layouts(
+        arch, accel, rates, cat.defaults, n_devices=n_devices, seq_len=seq_len,
+        global_batch=global_batch, base=base, recipe=base.recipe, fixed=fixed,
+        objective=objective, pue=pue,
+    )
+    _SEARCHES[key] = (cat, accel, result)
+    if len(_SEARCHES) > _MAX_SEARCHES:
+        _SEARCHES.popitem(last=False)
+    return result
 
 
 def _pue_value(cat: Catalog, pue: float | str | None) -> float:
@@ -252,10 +281,10 @@ def plan_training(
         pinned = {k: v for k, v in (fixed or {}).items()
                   if k in ("tp", "pp", "dp", "cp", "ep", "sp", "vpp", "micro_batch",
                            "recompute", "zero")}
-        search = search_layouts(
-            arch, accel, dev_rates, cat.defaults, n_devices=n_devices, seq_len=seq,
-            global_batch=global_batch, base=base, recipe=base.recipe, fixed=pinned,
-            objective=objective, pue=_pue_value(cat, pue),
+        search = _search(
+            arch, accel, dev_rates, cat, n_devices=n_devices, seq_len=seq,
+            global_batch=global_batch, base=base, fixed=pinned, objective=objective,
+            pue=_pue_value(cat, pue),
         )
         lay = search.layout(0)
         recipe = recipe_for(lay)
