@@ -327,6 +327,39 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise CatalogFileError(f"{path}: not valid TOML ({exc})") from None
 
 
+def read_catalog_file(
+    path: Path, sections: Mapping[str, Callable[[_Entry, str], Any]], *,
+    extra: Sequence[str] = (),
+) -> tuple[str, dict[str, dict[str, Any]], dict[str, Any]]:
+    """Read one catalog TOML file and build every entry of ``sections`` with its builder.
+
+    Ids are checked, and every error names the file, the entry, the field, the rule and the
+    value. Returns the file's display name, the built entries per section, and the raw data
+    (whose ``extra`` sections the caller reads itself).
+    """
+    data = _read_toml(path)
+    origin = path.name if path.parent == CATALOG_DIR else str(path)
+    unknown = set(data) - set(sections) - set(extra)
+    if unknown:
+        raise CatalogFileError(
+            f"{origin}: unknown sections {sorted(unknown)}; allowed: "
+            f"{', '.join([*sections, *extra])}"
+        )
+    built: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for section, build in sections.items():
+        section_table = data.get(section, {})
+        if not isinstance(section_table, dict):
+            raise CatalogFileError(f"{origin}: [{section}] must be a table")
+        for key, table in section_table.items():
+            if not _ID.match(key):
+                raise CatalogFileError(
+                    f"{origin}: [{section}.{key}] id must be lowercase letters, digits, "
+                    f"'.', '-' or '_', got {key!r}"
+                )
+            built[section][key] = build(_Entry(origin, section, key, table), key)
+    return origin, built, data
+
+
 def load_catalog(extra_files: Sequence[str | Path] = ()) -> Catalog:
     """Load the built-in catalog and then each extra file (later entries override earlier ones).
 
@@ -346,25 +379,9 @@ def _load(extra_files: tuple[str, ...]) -> Catalog:
     sources: dict[str, Provenance] = {}
     paths = [CATALOG_DIR / name for name in _BUILTIN_FILES] + [Path(f) for f in extra_files]
     for path in paths:
-        data = _read_toml(path)
-        origin = path.name if path.parent == CATALOG_DIR else str(path)
-        unknown = set(data) - set(_SECTIONS) - {"planner"}
-        if unknown:
-            raise CatalogFileError(
-                f"{origin}: unknown sections {sorted(unknown)}; allowed: "
-                f"{', '.join([*_SECTIONS, 'planner'])}"
-            )
-        for section, build in _SECTIONS.items():
-            section_table = data.get(section, {})
-            if not isinstance(section_table, dict):
-                raise CatalogFileError(f"{origin}: [{section}] must be a table")
-            for key, table in section_table.items():
-                if not _ID.match(key):
-                    raise CatalogFileError(
-                        f"{origin}: [{section}.{key}] id must be lowercase letters, digits, "
-                        f"'.', '-' or '_', got {key!r}"
-                    )
-                tables[section][key] = build(_Entry(origin, section, key, table), key)
+        origin, built, data = read_catalog_file(path, _SECTIONS, extra=("planner",))
+        for section, entries in built.items():
+            tables[section].update(entries)
         for name, table in data.get("planner", {}).items():
             entry = _Entry(origin, "planner", name, table)
             if name not in _DEFAULTS:

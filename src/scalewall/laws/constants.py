@@ -17,7 +17,7 @@ from typing import Any
 
 from scalewall._errors import CatalogFileError, UnknownCatalogEntry
 from scalewall.arch.model import Provenance
-from scalewall.catalog import _ID, CATALOG_DIR, _Entry, _read_toml, _resolve
+from scalewall.catalog import CATALOG_DIR, _Entry, _resolve, read_catalog_file
 
 __all__ = [
     "ChinchillaLaw",
@@ -218,25 +218,9 @@ def _load(extra_files: tuple[str, ...]) -> LawCatalog:
     sources: dict[str, Provenance] = {}
     paths = [LAWS_FILE, *(Path(f) for f in extra_files)]
     for path in paths:
-        data = _read_toml(path)
-        origin = path.name if path.parent == CATALOG_DIR else str(path)
-        unknown = set(data) - set(_SECTIONS) - {"assumptions"}
-        if unknown:
-            raise CatalogFileError(
-                f"{origin}: unknown sections {sorted(unknown)}; allowed: "
-                f"{', '.join([*_SECTIONS, 'assumptions'])}"
-            )
-        for section, build in _SECTIONS.items():
-            section_table = data.get(section, {})
-            if not isinstance(section_table, dict):
-                raise CatalogFileError(f"{origin}: [{section}] must be a table")
-            for key, table in section_table.items():
-                if not _ID.match(key):
-                    raise CatalogFileError(
-                        f"{origin}: [{section}.{key}] id must be lowercase letters, digits, "
-                        f"'.', '-' or '_', got {key!r}"
-                    )
-                tables[section][key] = build(_Entry(origin, section, key, table), key)
+        origin, built, data = read_catalog_file(path, _SECTIONS, extra=("assumptions",))
+        for section, entries in built.items():
+            tables[section].update(entries)
         for name, table in data.get("assumptions", {}).items():
             entry = _Entry(origin, "assumptions", name, table)
             if name not in _ASSUMPTIONS:
