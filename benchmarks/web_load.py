@@ -5,8 +5,10 @@ from process start to the first 200 of /api/health), and a train plan answers in
 at the 95th percentile under 20 concurrent clients (``p95_ms``). The headline workload is the
 page's: 20 keep-alive clients cycling through 8 plans (the first request of each plan runs the
 layout search, the rest are answered from the app's cache of pure results). ``p95_cold_ms``
-is a separate figure where every request is a different plan (every one a full layout
-search), to show the cost when nothing repeats. Loopback only; bounded by ``--requests``.
+is a separate figure where every request is a different plan (a new token budget on one of the
+8 setups): the app's cache misses every time; the planner reuses the layout search of a setup
+across token budgets (a search does not depend on them), so only the first request per setup
+searches. Loopback only; bounded by ``--requests``.
 
 The last line printed is one JSON object of the figures.
 """
