@@ -93,6 +93,5 @@ class PlannerDefaults:
     capex_overhead_factor: float
     default_pue: float
     default_region: str
-    public_text_stock_tokens: float
     sustained_compute_fraction: float
     sources: Mapping[str, Provenance] = field(default_factory=dict)

@@ -312,7 +312,6 @@ _DEFAULTS = {
     "capex_overhead_factor": ("capex_overhead_factor", 1.0),
     "default_pue": ("default_pue", 1.0),
     "default_region": ("default_region", 1.0),
-    "public_text_stock_tokens": ("public_text_stock_tokens", 1.0),
     "sustained_compute_fraction": ("sustained_compute_fraction", 1.0),
 }
 

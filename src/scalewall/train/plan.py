@@ -307,14 +307,19 @@ def plan_training(
         capex_overhead_factor=d.capex_overhead_factor,
         hardware_lifetime_s=d.hardware_lifetime_s,
     )
-    available = unique_tokens if unique_tokens is not None else d.public_text_stock_tokens
     if unique_tokens is not None:
         _positive_number("unique_tokens", unique_tokens)
-    data = DataBudget(
-        tokens_needed=tokens, tokens_available=available, epochs=tokens / available,
-        source="user" if unique_tokens is not None else "Villalobos et al. 2024 public text "
-        "stock (median; 90% CI 100T-1000T)",
-    )
+        available, source = float(unique_tokens), "user"
+    else:  # the public-text stock of the laws catalog (Villalobos et al. 2024)
+        from scalewall.laws.constants import get_laws_catalog
+
+        stock = get_laws_catalog().stocks["villalobos2024"]
+        available = stock.tokens
+        source = (f"{stock.name}, median of {stock.tokens:.0e} ({stock.interval} "
+                  f"{stock.tokens_low:.0e}-{stock.tokens_high:.0e}); "
+                  f"{stock.provenance.source_url}")
+    data = DataBudget(tokens_needed=tokens, tokens_available=available,
+                      epochs=tokens / available, source=source)
     return TrainingPlan(
         model=arch, accelerator=accel, layout=lay, recipe=recipe, n_devices=n_devices,
         seq_len=seq, n_tokens=tokens, memory=mem, step=step, footprint=fp, data=data,
