@@ -84,6 +84,19 @@ def test_calibrate_then_report_calibrated_decode(home):
     assert res.exit_code == 0 and "calibrated (lab)" in res.output
     res = runner.invoke(app, ["calibrate"])  # table form, default name
     assert res.exit_code == 0 and "--calibration default" in res.output
+    # later serving and training plans on that device use it, and say so
+    args = ["--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--devices", "1"]
+    plain = json.loads(runner.invoke(app, ["infer", *args, "--batch", "1", "--json"]).stdout)
+    served = runner.invoke(app, ["infer", *args, "--batch", "1", "--calibration", "lab",
+                                 "--json"])
+    assert served.exit_code == 0, served.output
+    served_d = json.loads(served.stdout)
+    assert served_d["calibrated"] is True and plain["calibrated"] is False
+    assert served_d["tpot_s"] != plain["tpot_s"]
+    trained = runner.invoke(app, ["train", *args, "--tokens", "1B", "--calibration", "lab",
+                                  "--json"])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["calibrated"] is True
 
 
 def test_errors_print_name_and_message(home):

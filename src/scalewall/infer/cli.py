@@ -69,6 +69,9 @@ def infer(
     = "cost",
     catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog "
                        "TOML file (repeatable).")] = None,
+    calibration: Annotated[str | None, typer.Option("--calibration", help="Plan with a "
+                           "calibration stored by `scalewall calibrate` (one --hardware).")]
+    = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Plan serving: TTFT, time per output token, tokens/s, memory, $/M tokens, J/token."""
@@ -92,6 +95,14 @@ def infer(
                            soft_wrap=True)
                 raise typer.Exit(1)
             return
+        rates = None
+        if calibration is not None:
+            from scalewall.infer.plan import compute_precision
+            from scalewall.measure.calibrate import load_calibration
+
+            rates = load_calibration(
+                calibration, hardware=hardware,
+                precision=compute_precision(cat.accelerator(hardware), precision), catalog=cat)
         names = sorted(cat.accelerators) if hardware == "all" else [hardware]
         plans: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
@@ -99,7 +110,8 @@ def infer(
             try:
                 plan = plan_serving(
                     model, name, n_devices=devices, batch=batch, prompt=prompt, output=output,
-                    precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, catalog=cat)
+                    precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
+                    catalog=cat)
             except PlannerError as exc:
                 if hardware != "all":
                     raise

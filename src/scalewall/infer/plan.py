@@ -88,6 +88,17 @@ def _sixteen_bit(accel: Accelerator) -> str:
     return "bf16"
 
 
+def calibrated_serving_rates(attention: DeviceRates, calibrated: DeviceRates
+                             ) -> tuple[DeviceRates, DeviceRates]:
+    """GEMM and attention rates from a calibration (``scalewall calibrate``): the GEMMs take
+    the calibrated rates; attention keeps its kernel's efficiency but takes the calibrated
+    memory bandwidth and kernel overhead."""
+    return calibrated, dataclasses.replace(
+        attention, matmul_efficiency=calibrated.matmul_efficiency,
+        memory_bandwidth_bytes_per_s=calibrated.memory_bandwidth_bytes_per_s,
+        kernel_launch_s=calibrated.kernel_launch_s, calibrated=True)
+
+
 def compute_precision(accel: Accelerator, precision: str) -> str:
     """Precision the GEMMs run at for stored ``precision`` weights.
 
@@ -295,6 +306,7 @@ class ServingPlan:
     energy_j_per_token: float | None  # per output token, the whole request's energy
     energy_j_per_request: float | None
     reasons: tuple[str, ...]  # why the deployment does not fit, if it does not
+    calibrated: bool = False
 
     @property
     def feasible(self) -> bool:
@@ -313,6 +325,7 @@ class ServingPlan:
             "n_devices": self.n_devices, "tp": self.tp, "pp": self.pp, "dp": self.dp,
             "ep": self.ep, "batch": self.batch, "prompt": self.prompt, "output": self.output,
             "decode_context": self.context, "feasible": self.feasible,
+            "calibrated": self.calibrated,
             "reasons": list(self.reasons),
             "memory": {
                 "weights_bytes_per_device": f(m.weights_bytes_per_device),
@@ -372,6 +385,7 @@ def plan_serving(
     objective: str = "latency",
     region: str | None = None,
     pue: float | None = None,
+    rates: DeviceRates | None = None,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -412,6 +426,8 @@ def plan_serving(
     if objective not in ("latency", "throughput"):
         raise InvalidParameter(f"objective must be latency or throughput, got {objective!r}")
     gemm, attn = serving_rates(accel, cat, precision=precision)
+    if rates is not None:
+        gemm, attn = calibrated_serving_rates(attn, rates)
     kv_p = kv_precision or kv_precision_for(precision, accel)
     if kv_p not in BYTES_PER_ELEMENT:
         raise InvalidParameter(
@@ -516,7 +532,7 @@ def plan_serving(
         cost_usd_per_output_token=cost_out, price_basis=basis, power_w=power,
         energy_j_per_token=None if energy is None else energy / (b * so),
         energy_j_per_request=None if energy is None else energy / b,
-        reasons=tuple(reasons),
+        reasons=tuple(reasons), calibrated=gemm.calibrated,
     )
 
 

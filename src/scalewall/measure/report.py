@@ -27,7 +27,12 @@ import numpy as np
 
 from scalewall.arch.model import Architecture, Provenance
 from scalewall.catalog import Catalog, get_catalog
-from scalewall.infer.plan import evaluate_serving, kv_precision_for, serving_rates
+from scalewall.infer.plan import (
+    calibrated_serving_rates,
+    evaluate_serving,
+    kv_precision_for,
+    serving_rates,
+)
 from scalewall.kernels import DeviceRates
 from scalewall.measure._common import MeasureError
 from scalewall.measure.calibrate import load_calibration
@@ -95,10 +100,7 @@ def predict_run(run: Mapping[str, Any], *, rates: DeviceRates | None = None,
     # decoding or prefill
     gemm, attn = serving_rates(accel, cat, precision=precision)
     if rates is not None:
-        gemm, attn = rates, dataclasses.replace(
-            attn, matmul_efficiency=rates.matmul_efficiency,
-            memory_bandwidth_bytes_per_s=rates.memory_bandwidth_bytes_per_s,
-            kernel_launch_s=rates.kernel_launch_s, calibrated=True)
+        gemm, attn = calibrated_serving_rates(attn, rates)
     batch = int(cfg.get("batch", 1))
     prefill = cfg.get("phase") == "prefill"
     prompt = int(cfg.get("prompt", 0) if prefill else cfg.get("context", 0))
