@@ -50,7 +50,6 @@ def _register_optional_apps() -> None:
                 raise
 
 
-_register_optional_apps()
 
 console = Console()
 
@@ -370,6 +369,10 @@ def sweep(
     console.print(sweep_table(rows))
     if out:
         console.print(f"wrote {len(rows)} rows to {out}")
+
+
+# after the core commands, so that `scalewall --help` lists train, sweep, validate, catalog first
+_register_optional_apps()
 
 
 def main() -> None:
