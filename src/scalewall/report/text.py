@@ -50,7 +50,7 @@ def plan_report(plan: TrainingPlan) -> Group:
         f"{plan.accelerator.label}\n",
         f"{si(d['n_params'])} parameters ({si(d['n_active_params'])} active), "
         f"{si(plan.n_tokens)} tokens at sequence {plan.seq_len:,}, "
-        f"{si(d['train_flop'], 'FLOP')} in {d['n_steps']:,.0f} steps\n",
+        f"{d['train_flop']:.2e} FLOP in {d['n_steps']:,.0f} steps\n",
         (f"layout tp={lay.tp} pp={lay.pp} dp={lay.dp} cp={lay.cp} ep={lay.ep} "
          f"sp={'on' if lay.sp else 'off'} vpp={lay.vpp} micro-batch={lay.micro_batch} "
          f"global batch={lay.global_batch} recompute={lay.recompute} ZeRO-{lay.zero} "
