@@ -21,7 +21,8 @@ def si(value: float, unit: str = "", digits: int = 3) -> str:
     """``1.23e12`` -> ``1.23 T`` (decimal prefixes), for counts like tokens and parameters."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    giga = "G" if unit else "B"  # counts (parameters, tokens) read as billions
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, giga), (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor:
             return f"{value / factor:.{digits}g} {prefix}{unit}".rstrip()
     return f"{value:.{digits}g} {unit}".rstrip()
