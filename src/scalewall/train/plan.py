@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -130,6 +131,17 @@ def _search(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: Cat
     if len(_SEARCHES) > _MAX_SEARCHES:
         _SEARCHES.popitem(last=False)
     return result
+
+
+@lru_cache(maxsize=1)
+def _public_text_stock() -> tuple[float, str]:
+    """The public-text stock of the laws catalog (Villalobos et al. 2024): median and label."""
+    from scalewall.laws.constants import get_laws_catalog
+
+    stock = get_laws_catalog().stocks["villalobos2024"]
+    return stock.tokens, (f"{stock.name}, median of {stock.tokens:.0e} ({stock.interval} "
+                          f"{stock.tokens_low:.0e}-{stock.tokens_high:.0e}); "
+                          f"{stock.provenance.source_url}")
 
 
 def _pue_value(cat: Catalog, pue: float | str | None) -> float:
@@ -271,10 +283,8 @@ def plan_training(
     searched = layout is None
     search: SearchResult | None = None
     if layout is not None:
-        lay = check_layout(arch, Layout(**{**layout.to_dict(), "global_batch": global_batch
-                                           if layout.global_batch is None else
-                                           layout.global_batch}),
-                           n_devices=n_devices, seq_len=seq)
+        lay = check_layout(arch, replace(layout, global_batch=layout.global_batch
+                                         or global_batch), n_devices=n_devices, seq_len=seq)
         recipe = recipe_for(lay)
         step, mem = _evaluate(arch, accel, dev_rates, cat, lay, recipe, seq)
     else:
@@ -310,14 +320,8 @@ def plan_training(
     if unique_tokens is not None:
         _positive_number("unique_tokens", unique_tokens)
         available, source = float(unique_tokens), "user"
-    else:  # the public-text stock of the laws catalog (Villalobos et al. 2024)
-        from scalewall.laws.constants import get_laws_catalog
-
-        stock = get_laws_catalog().stocks["villalobos2024"]
-        available = stock.tokens
-        source = (f"{stock.name}, median of {stock.tokens:.0e} ({stock.interval} "
-                  f"{stock.tokens_low:.0e}-{stock.tokens_high:.0e}); "
-                  f"{stock.provenance.source_url}")
+    else:
+        available, source = _public_text_stock()
     data = DataBudget(tokens_needed=tokens, tokens_available=available,
                       epochs=tokens / available, source=source)
     return TrainingPlan(

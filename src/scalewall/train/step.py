@@ -113,8 +113,11 @@ def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray
     else:
         M, K, N = (np.array(xs, dtype=float) for xs in (ms, ks, ns))  # (gemms,)
     w = np.asarray(ws).reshape((-1,) + (1,) * len(shape))
-    f = matmul_time_s(M, N, K, rates)
-    b = matmul_time_s(M, K, N, rates) + matmul_time_s(K, N, M, rates)
+    g = M.shape[0]
+    # forward [M,K]x[K,N], data gradient [M,N]x[N,K], weight gradient [K,M]x[M,N]: one call
+    t = matmul_time_s(np.concatenate([M, M, K]), np.concatenate([N, K, N]),
+                      np.concatenate([K, N, M]), rates)
+    f, b = t[:g], t[g:2 * g] + t[2 * g:]
     return (w[:-1] * f[:-1]).sum(axis=0), (w[:-1] * b[:-1]).sum(axis=0), f[-1], b[-1]
 
 
@@ -297,8 +300,14 @@ def training_step(
         """ZeRO-0: all-reduce of fp32 gradients. ZeRO-1/2 (distributed optimizer):
         reduce-scatter of the gradients, all-gather of the updated bf16 weights. ZeRO-3 also
         gathers the bf16 weights again for every micro-batch's forward and backward."""
-        rs = reduce_scatter_time_s(n_params * grad_bytes, group, bw, rates)
         ag = all_gather_time_s(n_params * 2.0, group, bw, rates)
+        if np.ndim(zero_) == 0:  # one plan: only its ZeRO stage's collectives
+            if zero_ == 0:
+                return all_reduce_time_s(n_params * grad_bytes, group, bw, rates)
+            if zero_ >= 3:
+                return reduce_scatter_time_s(n_params * 2.0, group, bw, rates) + 2.0 * m * ag
+            return reduce_scatter_time_s(n_params * grad_bytes, group, bw, rates) + ag
+        rs = reduce_scatter_time_s(n_params * grad_bytes, group, bw, rates)
         # ZeRO-3 (DeepSpeed) reduces gradients in the training precision (its default
         # communication_data_type), 2 bytes
         rs3 = reduce_scatter_time_s(n_params * 2.0, group, bw, rates)
@@ -325,8 +334,9 @@ def training_step(
     step = compute_path + bubble + pp_comm + dp_exposed + optimizer
     n_dev = tp_ * pp_ * dp_ * cp_
     tokens = gb * s
-    model_flop = as_float(model_flop_per_token(arch, s)) * tokens
-    fwd_layers_flop = (as_float(model_flop_per_token(arch, s)) / 3.0 - 2.0 * V * h) * tokens
+    flop_per_token = as_float(model_flop_per_token(arch, s))
+    model_flop = flop_per_token * tokens
+    fwd_layers_flop = (flop_per_token / 3.0 - 2.0 * V * h) * tokens
     attn_fwd_total = as_float(attention_flop_per_token(arch, s)) * tokens
     hw_flop = model_flop + where(rc == 2, fwd_layers_flop, where(rc == 1, attn_fwd_total,
                                                                         0.0))
