@@ -202,10 +202,16 @@ def training_step(
     else:
         d = float(arch.d_head)
         heads = b * arch.n_heads / tp_
-        qk_f, qk_b = _gemm_fwd_bwd(s / cp_, d * np.ones_like(T), ctx * np.ones_like(T), rates,
-                                   batch=heads)
-        av_f, av_b = _gemm_fwd_bwd(s / cp_, ctx * np.ones_like(T), d * np.ones_like(T), rates,
-                                   batch=heads)
+        # scores Q K^T [s, d] x [d, ctx] and output P V [s, ctx] x [ctx, d], per head: forward,
+        # data and weight gradients of both in one call
+        q, one = s / cp_, 1.0 + 0.0 * T
+        m_, n_, k_ = (np.stack(np.broadcast_arrays(*xs)) for xs in (
+            (q, q, d * one, q, q, ctx * one), (ctx * one, d * one, ctx * one,
+                                               d * one, ctx * one, d * one),
+            (d * one, ctx * one, q, ctx * one, d * one, q)))
+        t6 = matmul_time_s(m_, n_, k_, rates, batch=heads)
+        qk_f, qk_b = t6[0], t6[1] + t6[2]
+        av_f, av_b = t6[3], t6[4] + t6[5]
         # scale-mask-softmax (r2+w2) and dropout (w1 mask + w2) over the score matrix;
         # backward reads probabilities and gradient and writes the gradient (r2+r2+w2, and
         # r1+r2+w2 for dropout)
