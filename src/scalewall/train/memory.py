@@ -239,11 +239,15 @@ def training_memory(
         flash_attention=flash_attention, dropout=dropout, precision=precision, recipe=recipe,
     )
     # full recomputation rebuilds one layer's activations at a time during backward
-    one_layer = activation_bytes_per_layer(
-        arch, tokens=tokens, context=s, tp=tp_, sp=sp, recompute=0,
-        flash_attention=flash_attention, dropout=dropout, precision=precision, recipe=recipe,
-    )
-    transient = where(rc_all == 2, one_layer, 0.0)
+    if np.any(rc_all == 2):
+        one_layer = activation_bytes_per_layer(
+            arch, tokens=tokens, context=s, tp=tp_, sp=sp, recompute=0,
+            flash_attention=flash_attention, dropout=dropout, precision=precision,
+            recipe=recipe,
+        )
+        transient = where(rc_all == 2, one_layer, 0.0)
+    else:
+        transient = 0.0 * act_layer
     interleave = where(vpp_ > 1, 1.0 + (pp_ - 1.0) / (pp_ * vpp_), 1.0)
     in_flight = np.minimum(pp_, np.maximum(m, 1.0))
     acts_first = first_layers * in_flight * interleave * act_layer + transient

@@ -94,6 +94,13 @@ def _per_distinct(fn: Any, T: FloatArray, t: FloatArray) -> tuple[FloatArray, ..
     return tuple(part[inverse] for part in fn(T_b[first], t_b[first]))
 
 
+def _stack(values: Any, shape: tuple[int, ...]) -> FloatArray:
+    """Values (scalars or arrays of ``shape``) stacked on a new leading axis."""
+    if not shape:
+        return np.array(values, dtype=float)
+    return np.stack([np.broadcast_to(np.asarray(v, dtype=float), shape) for v in values])
+
+
 def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray | float,
                         rates: DeviceRates) -> tuple[FloatArray, ...]:
     """All of the layer's GEMMs and the output head's, stacked on a leading axis and timed in
@@ -108,10 +115,7 @@ def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray
             ks.append(k / t if split == "k" else k + 0.0 * t)
             ns.append(n / t if split == "n" else n + 0.0 * t)
             ws.append(weight)
-    if shape:
-        M, K, N = (np.stack([np.broadcast_to(x, shape) for x in xs]) for xs in (ms, ks, ns))
-    else:
-        M, K, N = (np.array(xs, dtype=float) for xs in (ms, ks, ns))  # (gemms,)
+    M, K, N = (_stack(xs, shape) for xs in (ms, ks, ns))  # (gemms, *layouts)
     w = np.asarray(ws).reshape((-1,) + (1,) * len(shape))
     g = M.shape[0]
     # forward [M,K]x[K,N], data gradient [M,N]x[N,K], weight gradient [K,M]x[M,N]: one call
@@ -204,11 +208,10 @@ def training_step(
         heads = b * arch.n_heads / tp_
         # scores Q K^T [s, d] x [d, ctx] and output P V [s, ctx] x [ctx, d], per head: forward,
         # data and weight gradients of both in one call
-        q, one = s / cp_, 1.0 + 0.0 * T
-        m_, n_, k_ = (np.stack(np.broadcast_arrays(*xs)) for xs in (
-            (q, q, d * one, q, q, ctx * one), (ctx * one, d * one, ctx * one,
-                                               d * one, ctx * one, d * one),
-            (d * one, ctx * one, q, ctx * one, d * one, q)))
+        q = s / cp_
+        shape = np.shape(T)
+        m_, n_, k_ = (_stack(xs, shape) for xs in (
+            (q, q, d, q, q, ctx), (ctx, d, ctx, d, ctx, d), (d, ctx, q, ctx, d, q)))
         t6 = matmul_time_s(m_, n_, k_, rates, batch=heads)
         qk_f, qk_b = t6[0], t6[1] + t6[2]
         av_f, av_b = t6[3], t6[4] + t6[5]
@@ -323,7 +326,9 @@ def training_step(
         )
         return out
 
-    dp_s = dp_sync(dense_local, dp_group, dp_bw) + dp_sync(expert_local, ep_group, ep_dp_bw)
+    dp_s = dp_sync(dense_local, dp_group, dp_bw)
+    if arch.is_moe:
+        dp_s = dp_s + dp_sync(expert_local, ep_group, ep_dp_bw)
     # ZeRO-3 prefetches each layer's weights during the previous layer's compute, so its
     # gathers hide behind the whole step; otherwise only the last backward passes hide the sync
     window = where(zero_ >= 3, m * micro_s, stage_b * pp_) if overlap_grad_reduce \
