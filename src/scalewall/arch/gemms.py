@@ -7,6 +7,7 @@ that tensor parallelism splits.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TypeAlias
 
 from scalewall.arch.model import Architecture
@@ -19,6 +20,7 @@ GemmShape: TypeAlias = tuple[float, float, str]
 GemmGroup: TypeAlias = tuple[float, float, list[GemmShape]]
 
 
+@lru_cache(maxsize=256)
 def layer_gemm_groups(arch: Architecture, *, routed_experts: bool = True) -> list[GemmGroup]:
     """GEMMs of the average layer, grouped by the share of layers they occur in.
 
