@@ -45,12 +45,16 @@ def group_bandwidth_bytes_per_s(
 
 
 def _ring(steps: FloatArray, n_bytes: ArrayLike, n: FloatArray, bandwidth: ArrayLike,
-          latency_s: float) -> FloatArray:
-    """Alpha-beta cost of a ring: ``steps`` steps of ``n_bytes / n`` each."""
+          rates: DeviceRates) -> FloatArray:
+    """Alpha-beta cost of a ring: ``steps`` steps of ``n_bytes / n`` each, each step paying the
+    link latency, plus the launch of the collective's kernel."""
     moved = steps / n * as_float(n_bytes)
     bw = as_float(bandwidth)
+    fixed = steps * rates.collective_latency_s + rates.kernel_launch_s
+    if np.ndim(bw) == 0 and np.ndim(n) == 0:  # one plan
+        return moved / bw + fixed if n > 1 else 0.0 * moved
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: FloatArray = where(n > 1, moved / bw + steps * latency_s, 0.0)
+        out: FloatArray = where(n > 1, moved / bw + fixed, 0.0)
     return out
 
 
@@ -59,7 +63,7 @@ def all_reduce_time_s(
 ) -> FloatArray:
     """Ring all-reduce of an ``n_bytes`` buffer over ``n`` devices [s]: :math:`2(n-1)/n` of it."""
     n_ = np.maximum(as_float(n), 1.0)
-    return _ring(2.0 * (n_ - 1.0), n_bytes, n_, bandwidth, rates.collective_latency_s)
+    return _ring(2.0 * (n_ - 1.0), n_bytes, n_, bandwidth, rates)
 
 
 def all_gather_time_s(
@@ -67,7 +71,7 @@ def all_gather_time_s(
 ) -> FloatArray:
     """Ring all-gather producing an ``n_bytes`` buffer on each of ``n`` devices [s]."""
     n_ = np.maximum(as_float(n), 1.0)
-    return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates.collective_latency_s)
+    return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates)
 
 
 reduce_scatter_time_s = all_gather_time_s
@@ -79,7 +83,7 @@ def all_to_all_time_s(
 ) -> FloatArray:
     """All-to-all where each device sends ``n_bytes`` in all, :math:`(n-1)/n` off-device [s]."""
     n_ = np.maximum(as_float(n), 1.0)
-    return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates.collective_latency_s)
+    return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates)
 
 
 def p2p_time_s(n_bytes: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates) -> FloatArray:
