@@ -60,15 +60,6 @@ class StepBreakdown:
         return {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
 
 
-def _gemm_fwd_bwd(m: FloatArray, k: FloatArray, n: FloatArray, rates: DeviceRates,
-                  batch: ArrayLike = 1.0) -> tuple[FloatArray, FloatArray]:
-    """Forward ``[m,k]x[k,n]``; backward is the data gradient ``[m,n]x[n,k]`` and the weight
-    gradient ``[k,m]x[m,n]``."""
-    fwd = matmul_time_s(m, n, k, rates, batch=batch)
-    bwd = matmul_time_s(m, k, n, rates, batch=batch) + matmul_time_s(k, n, m, rates, batch=batch)
-    return fwd, bwd
-
-
 def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
                  ) -> tuple[FloatArray, ...]:
     """Forward and backward GEMM time of one average layer, and of the output head, on one
