@@ -359,6 +359,19 @@ def read_catalog_file(
     return origin, built, data
 
 
+def constant_entries(origin: str, data: Mapping[str, Any], section: str,
+                     known: Iterable[str]) -> Iterable[tuple[str, _Entry]]:
+    """The ``[section.<name>]`` tables of named constants in a file's data, each checked
+    against the ``known`` names; the caller reads ``value`` and the provenance."""
+    known = list(known)
+    for name, table in data.get(section, {}).items():
+        entry = _Entry(origin, section, name, table)
+        if name not in known:
+            raise CatalogFileError(f"{entry.where}: unknown {section} entry; known: "
+                                   f"{', '.join(known)}")
+        yield name, entry
+
+
 def load_catalog(extra_files: Sequence[str | Path] = ()) -> Catalog:
     """Load the built-in catalog and then each extra file (later entries override earlier ones).
 
@@ -381,12 +394,7 @@ def _load(extra_files: tuple[str, ...]) -> Catalog:
         origin, built, data = read_catalog_file(path, _SECTIONS, extra=("planner",))
         for section, entries in built.items():
             tables[section].update(entries)
-        for name, table in data.get("planner", {}).items():
-            entry = _Entry(origin, "planner", name, table)
-            if name not in _DEFAULTS:
-                raise CatalogFileError(
-                    f"{entry.where}: unknown planner constant; known: {', '.join(_DEFAULTS)}"
-                )
+        for name, entry in constant_entries(origin, data, "planner", _DEFAULTS):
             field_name, scale = _DEFAULTS[name]
             value = entry.get("value")
             if field_name == "default_region":

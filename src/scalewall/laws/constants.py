@@ -17,7 +17,13 @@ from typing import Any
 
 from scalewall._errors import CatalogFileError, UnknownCatalogEntry
 from scalewall.arch.model import Provenance
-from scalewall.catalog import CATALOG_DIR, _Entry, _resolve, read_catalog_file
+from scalewall.catalog import (
+    CATALOG_DIR,
+    _Entry,
+    _resolve,
+    constant_entries,
+    read_catalog_file,
+)
 
 __all__ = [
     "ChinchillaLaw",
@@ -221,12 +227,7 @@ def _load(extra_files: tuple[str, ...]) -> LawCatalog:
         origin, built, data = read_catalog_file(path, _SECTIONS, extra=("assumptions",))
         for section, entries in built.items():
             tables[section].update(entries)
-        for name, table in data.get("assumptions", {}).items():
-            entry = _Entry(origin, "assumptions", name, table)
-            if name not in _ASSUMPTIONS:
-                raise CatalogFileError(
-                    f"{entry.where}: unknown assumption; known: {', '.join(_ASSUMPTIONS)}"
-                )
+        for name, entry in constant_entries(origin, data, "assumptions", _ASSUMPTIONS):
             assumptions[name] = entry.number("value", required=True) or 0.0
             sources[name] = entry.provenance()
             entry.finish()

@@ -108,6 +108,22 @@ def gemm(
         _out.print(f"stored as run {run_id}; fit it with `scalewall calibrate --name NAME`")
 
 
+def _store_summary(kind: str, result: dict[str, Any], hardware: str | None, store: bool,
+                   registry: Path | None) -> tuple[str | None, int | None]:
+    """The catalog accelerator of a microbenchmark's device and, with ``store``, the id of the
+    profile recorded in the registry."""
+    from scalewall.measure.bench import store_profile
+    from scalewall.measure.registry import open_registry
+
+    hw = _hardware(hardware, result["device"])
+    if not store:
+        return hw, None
+    with open_registry(registry) as reg:
+        run_id = store_profile(reg, kind=kind, hardware=hw, device=result["device"],
+                               summary={k: v for k, v in result.items() if k != "device"})
+    return hw, run_id
+
+
 def _cuda() -> bool:
     try:
         import importlib
@@ -127,19 +143,11 @@ def bandwidth(
     as_json: JsonOpt = False,
 ) -> None:
     """Device-memory copy bandwidth (bytes read plus written)."""
-    from scalewall.measure.bench import copy_bandwidth, store_profile
-    from scalewall.measure.registry import open_registry
+    from scalewall.measure.bench import copy_bandwidth
 
     try:
         result = copy_bandwidth(n_bytes=size_mib * 2**20, device=device)
-        hw = _hardware(hardware, result["device"])
-        run_id = None
-        if store:
-            with open_registry(registry) as reg:
-                run_id = store_profile(reg, kind="bandwidth", hardware=hw,
-                                       device=result["device"],
-                                       summary={k: v for k, v in result.items()
-                                                if k != "device"})
+        hw, run_id = _store_summary("bandwidth", result, hardware, store, registry)
     except PlannerError as exc:
         _fail(exc)
         return
@@ -161,19 +169,11 @@ def collective(
     as_json: JsonOpt = False,
 ) -> None:
     """All-reduce bus bandwidth over this machine's GPUs (needs at least two)."""
-    from scalewall.measure.bench import collective_bandwidth, store_profile
-    from scalewall.measure.registry import open_registry
+    from scalewall.measure.bench import collective_bandwidth
 
     try:
         result = collective_bandwidth(n_gpus=gpus)
-        hw = _hardware(hardware, result["device"])
-        run_id = None
-        if store:
-            with open_registry(registry) as reg:
-                run_id = store_profile(reg, kind="collective", hardware=hw,
-                                       device=result["device"],
-                                       summary={k: v for k, v in result.items()
-                                                if k != "device"})
+        hw, run_id = _store_summary("collective", result, hardware, store, registry)
     except PlannerError as exc:
         _fail(exc)
         return
