@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from scalewall._errors import InvalidParameter, PlannerError
+from scalewall._errors import InvalidParameter
 
 __all__ = ["err_console", "fail", "jsonable", "parse_amount", "print_json"]
 
@@ -20,7 +20,7 @@ err_console = Console(stderr=True)
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 
 
-def fail(exc: PlannerError) -> NoReturn:
+def fail(exc: Exception) -> NoReturn:
     """Print ``ErrorName: message`` on stderr and exit 1 (no traceback for a user's mistake)."""
     err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)

@@ -188,7 +188,6 @@ def train(
         )
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(plan.to_dict(top=top))
         return
@@ -219,7 +218,6 @@ def catalog_list(
         cat = get_catalog(catalog or [])
     except PlannerError as exc:
         _fail(exc)
-        return
     entries = {
         "accelerators": cat.accelerators, "models": cat.models, "regions": cat.regions,
         "pue": cat.pue_presets,
@@ -247,7 +245,6 @@ def catalog_show(
         entry = find_entry(name, extra_files=catalog or [])
     except PlannerError as exc:
         _fail(exc)
-        return
     data = describe(entry)
     if as_json:
         _print_json(data)
@@ -288,7 +285,6 @@ def validate(
                 )
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(result.to_dict())
         return
@@ -360,7 +356,6 @@ def sweep(
                                  progress=lambda i, n: bar.update(task, completed=i))
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json({"points": rows})
         return

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalewall._cli_common import err_console as _err
 from scalewall._cli_common import fail as _fail
 from scalewall._cli_common import print_json as _json
 from scalewall._errors import PlannerError
@@ -16,7 +17,6 @@ from scalewall._errors import PlannerError
 __all__ = ["register"]
 
 _out = Console(width=180)
-_err = Console(stderr=True)
 
 
 
@@ -120,7 +120,6 @@ def infer(
             plans.append(plan.to_dict())
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json(plans[0] if hardware != "all" else {"plans": plans, "skipped": skipped})
         return

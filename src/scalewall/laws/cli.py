@@ -24,7 +24,6 @@ __all__ = ["register"]
 laws_app = typer.Typer(help="Scaling laws: compute-optimal models, predicted loss, fitting your "
                        "own runs, comparing laws.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
 
 
 
@@ -161,7 +160,6 @@ def optimal(
             out["plot"] = str(plot)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(out)
         return
@@ -259,7 +257,6 @@ def loss(
             out["plot"] = str(plot)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(out)
         return
@@ -298,7 +295,6 @@ def fit(
             out["plot"] = str(plot)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(out)
         return
@@ -339,7 +335,6 @@ def compare(
             out["plot"] = str(plot)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(out)
         return
@@ -408,7 +403,6 @@ def data(
             out["plot"] = str(plot)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _print_json(out)
         return

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalewall._cli_common import err_console as _err
 from scalewall._cli_common import fail as _fail
 from scalewall._cli_common import print_json as _json
 from scalewall._errors import PlannerError
@@ -19,7 +20,6 @@ from scalewall._errors import PlannerError
 __all__ = ["register"]
 
 _out = Console(width=160)
-_err = Console(stderr=True)
 
 measure_app = typer.Typer(help="Measure this machine's GPU: GEMM, bandwidth, collectives; "
                           "compare a measured run with the planner.", no_args_is_help=True)
@@ -92,7 +92,6 @@ def gemm(
                                        samples=samples)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json({"run_id": run_id, "hardware": hw, "device": dev, "samples": samples})
         return
@@ -150,7 +149,6 @@ def bandwidth(
         hw, run_id = _store_summary("bandwidth", result, hardware, store, registry)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json({"run_id": run_id, "hardware": hw, **result})
         return
@@ -176,7 +174,6 @@ def collective(
         hw, run_id = _store_summary("collective", result, hardware, store, registry)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json({"run_id": run_id, "hardware": hw, **result})
         return
@@ -204,7 +201,6 @@ def report(
         result = compare_run(run, registry=registry, calibration=calibration)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json(result)
         return
@@ -242,7 +238,6 @@ def runs_list(
             path = reg.path
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json({"registry": str(path), "runs": runs})
         return
@@ -272,7 +267,6 @@ def runs_show(
             data = reg.get_run(run)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json(data)
         return
@@ -307,7 +301,6 @@ def runs_export(
             data = reg.export(run or [])
     except PlannerError as exc:
         _fail(exc)
-        return
     text = json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -335,7 +328,6 @@ def runs_delete(
             deleted = reg.delete_run(target["id"])
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json({"deleted": deleted})
     else:
@@ -365,7 +357,6 @@ def calibrate(
         accel = get_catalog().accelerator(fit.hardware)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         _json({"name": name, **fit.to_dict()})
         return

@@ -21,7 +21,6 @@ from scalewall._errors import PlannerError
 __all__ = ["register"]
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 
@@ -64,7 +63,6 @@ def wall(
         paths = [] if plot is None else _plots(result, plot)
     except PlannerError as exc:
         _fail(exc)
-        return
     if as_json:
         data = result.to_dict(year=focus if year is not None else None)
         if paths:

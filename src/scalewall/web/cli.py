@@ -14,21 +14,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from scalewall._cli_common import err_console as _err
+from scalewall._cli_common import fail as _fail
 from scalewall._errors import PlannerError
 
 __all__ = ["loopback_hosts", "register"]
 
-_err = Console(stderr=True)
 _out = Console()
 
 CatalogOpt = Annotated[list[Path] | None, typer.Option(
     "--catalog", help="Extra catalog TOML file (repeatable).")]
 _DEFAULT_COMPARE = "h100-sxm,h200-sxm,b200,mi300x,tpu-v5p,trainium2,gaudi3"
-
-
-def _fail(exc: Exception) -> None:
-    _err.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
 def loopback_hosts(host: str) -> list[str] | None:
@@ -55,12 +51,10 @@ def web(
         from scalewall.web.app import create_app
     except ImportError as exc:
         _fail(ImportError(f"{exc.name} is missing: pip install 'scalewall[web]'"))
-        return
     try:
         app = create_app(catalog_files=catalog or [], allowed_hosts=loopback_hosts(host))
     except PlannerError as exc:
         _fail(exc)
-        return
     shown = f"[{host}]" if ":" in host else host
     _err.print(f"scalewall web on http://{shown}:{port}/ (API docs at /docs); Ctrl+C stops it",
                highlight=False)
@@ -109,7 +103,6 @@ def report(
         from scalewall.web.schemas import CompareRequest, ServeCompareRequest
     except ImportError as exc:
         _fail(ImportError(f"{exc.name} is missing: pip install 'scalewall[web]'"))
-        return
     from scalewall.arch.hf import from_hf_config
     from scalewall.catalog import get_catalog
     from scalewall.web.limits import DEFAULT_LIMITS
@@ -149,11 +142,9 @@ def report(
                 data.wall = project(wall, n_draws=DEFAULT_LIMITS.max_draws).to_dict()
     except PlannerError as exc:
         _fail(exc)
-        return
     except ValidationError as exc:
         first = exc.errors()[0]
         _fail(ValueError(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"))
-        return
     write_report(data, out)
     pngs = [str(p) for p in write_pngs(data, png)] if png is not None else []
     if as_json:
