@@ -76,3 +76,20 @@ def test_vectorized_layouts_match_single_calls():
                               pp=4, dp=8, recompute=[0, 1, 2, 2][i])
         assert float(vec.total_bytes[i]) == pytest.approx(float(one.total_bytes))
     assert vec.feasible.dtype == bool
+
+
+def test_mla_latents_are_kept_per_token():
+    # the compressed query/key-value latents (DeepSeek-AI 2024, eq. 1 and 6) are
+    # q_lora_rank + kv_lora_rank + rope-dim values per token in bf16, not h-wide tensors
+    arch = load_catalog().model("deepseek-v3")
+    wider = arch.replace(kv_lora_rank=arch.kv_lora_rank + 1000)
+
+    def per_token(a: Architecture) -> float:
+        return float(activation_bytes_per_layer(a, tokens=1.0, context=4096.0, tp=1.0, sp=0.0,
+                                                recompute=1.0, flash_attention=True,
+                                                dropout=False, precision="fp8"))
+
+    assert per_token(wider) - per_token(arch) == pytest.approx(2 * 1000)
+    # one layer of one 4096-token sequence: about 2 GB, far from the 126 GB an h-wide
+    # latent would imply
+    assert 1e9 < per_token(arch) * 4096 < 3e9

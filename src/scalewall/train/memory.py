@@ -114,6 +114,7 @@ def activation_bytes_per_layer(
         qk = arch.qk_nope_head_dim + arch.qk_rope_head_dim
         qkv_sharded = e * a * (2 * qk + arch.v_head_dim)
         proj_in = lin * a * arch.v_head_dim
+        # the compressed query and key-value latents are per-token vectors, not h-wide
         latent = e * (arch.q_lora_rank + arch.kv_lora_rank + arch.qk_rope_head_dim)
     else:
         d = float(arch.d_head)
@@ -121,7 +122,7 @@ def activation_bytes_per_layer(
         proj_in = lin * a * d
         latent = 0.0
     attn_sharded = qkv_sharded + proj_in  # per token, divided by tp
-    attn_replicated = norm_in + lin + latent + mask  # norm input, QKV input, dropout mask
+    attn_replicated = norm_in + lin + mask  # per h: norm input, QKV input, dropout mask
     if flash_attention:
         scores = np.zeros_like(ctx)
     else:  # softmax output (2), and with dropout its mask (1) and output (2): 5as/h of [1]
@@ -148,7 +149,7 @@ def activation_bytes_per_layer(
         attn_sharded = (1 - frac) * attn_sharded + frac * ssm_sharded
         scores = (1 - frac) * scores
 
-    replicated = h * (attn_replicated + mlp_replicated)
+    replicated = h * (attn_replicated + mlp_replicated) + latent
     sharded = h * 0 + attn_sharded + mlp_sharded
     per_token_full = where(sp_, replicated / t, replicated) + sharded / t
     # selective recomputation and flash attention both drop the s^2 term
