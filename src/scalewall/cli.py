@@ -130,6 +130,9 @@ def train(
     region: Annotated[str | None, typer.Option(help="Grid region for carbon and power "
                       "price (see `scalewall catalog list regions`).")] = None,
     pue: Annotated[str | None, typer.Option(help="PUE: a number or a preset name.")] = None,
+    goodput: Annotated[float | None, typer.Option(min=0.01, max=1.0, help="Share of "
+                       "wall-clock time on productive steps (default: the catalog's, 0.9).")]
+    = None,
     unique_tokens: Annotated[str | None, typer.Option(help="Unique tokens available "
                              "(default: public text stock).")] = None,
     calibration: Annotated[str | None, typer.Option("--calibration", help="Plan with a "
@@ -184,7 +187,7 @@ def train(
             region=region, pue=pue_value,
             unique_tokens=parse_amount(unique_tokens, name="unique-tokens")
             if unique_tokens else None,
-            objective=objective.value, rates=rates, catalog=cat,
+            objective=objective.value, rates=rates, goodput=goodput, catalog=cat,
         )
     except PlannerError as exc:
         _fail(exc)

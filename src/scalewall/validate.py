@@ -2,7 +2,8 @@
 
 The CSV schema is DESIGN.md's validation contract. Optional extra columns, when present:
 ``vpp`` (interleaved stages), ``flash_attention`` and ``dropout`` (0/1), ``recipe``
-(megatron or pytorch), ``overlap_grad_reduce`` and ``overlap_moe_comm`` (0/1). Blank options
+(megatron or pytorch), ``overlap_grad_reduce`` and ``overlap_moe_comm`` (0/1), ``goodput``
+(1 where the source's figure is a failure-free estimate from throughput). Blank options
 take the planner's defaults, except that the year in the ``source`` column sets what software
 existed (no FlashAttention before 2023, no sequence parallelism or selective recomputation
 before 2022, no gradient reduction overlapped with backward before 2023), and learned-position
@@ -181,7 +182,8 @@ def _predict_train(row: dict[str, str], cat: Catalog, rownum: str) -> TrainingPl
         region_kwargs["pue"] = pue
     plan_kwargs: dict[str, Any] = dict(
         n_devices=devices, n_tokens=_num(row, "tokens", rownum), seq_len=seq,
-        global_batch=global_batch, catalog=cat, **region_kwargs,
+        global_batch=global_batch, goodput=_num(row, "goodput", rownum), catalog=cat,
+        **region_kwargs,
     )
     if devices and all(k in fixed for k in layout_keys):
         fixed.setdefault("cp", 1)

@@ -48,6 +48,11 @@ def test_plan_units_and_consistency(cat):
     assert float(st.mfu) == pytest.approx(float(st.model_flop_per_s_per_device) / 312e12)
     assert 0.2 < float(st.mfu) < 0.8
     assert bool(plan.memory.feasible)
+    # the failure-free estimate of Narayanan et al. 2021 eq. 4 is goodput 1
+    ideal = plan_training("llama-2-7b", "a100-sxm4-80gb", n_devices=64, n_tokens=2e12,
+                          goodput=1.0, catalog=cat)
+    assert float(ideal.footprint.duration_s) == pytest.approx(2e12 / float(st.tokens_per_s))
+    assert ideal.to_dict()["goodput"] == 1.0
 
 
 def test_full_recomputation_costs_a_forward_pass(cat):
@@ -91,6 +96,10 @@ def test_bad_inputs(cat):
         plan_training("llama-2-7b", "h100-sx", n_devices=8, catalog=cat)
     with pytest.raises(InvalidParameter, match="tokens must be a positive number, got -1"):
         plan_training("llama-2-7b", "h100-sxm", n_devices=8, n_tokens=-1, catalog=cat)
+    with pytest.raises(InvalidParameter, match=r"goodput must be in \(0, 1\], got 1.5"):
+        plan_training("llama-2-7b", "h100-sxm", n_devices=8, goodput=1.5, catalog=cat)
+    with pytest.raises(InvalidParameter, match="goodput must be a positive number, got 0"):
+        plan_training("llama-2-7b", "h100-sxm", n_devices=8, goodput=0, catalog=cat)
     with pytest.raises(InvalidParameter, match="exceeds the model's maximum context"):
         plan_training("llama-2-7b", "h100-sxm", n_devices=8, seq_len=100_000, catalog=cat)
     with pytest.raises(InvalidParameter, match="no published scale-up or scale-out"):

@@ -105,7 +105,8 @@ def plan_report(plan: TrainingPlan) -> Group:
     if fp.ownership_cost_usd is not None:
         run.add_row("cost, owned: amortised + power (USD)",
                     _num(float(fp.ownership_cost_usd), ",.0f"))
-    run.caption = f"PUE {fp.pue:.2f}; goodput and host power from the catalog's planner constants"
+    run.caption = (f"PUE {fp.pue:.2f}; goodput {plan.goodput:.2f}; host power from the "
+                   "catalog's planner constants")
 
     data = _table("Data", "metric", "value")
     data.add_row("tokens needed", si(plan.data.tokens_needed))

@@ -67,6 +67,7 @@ class TrainingPlan:
     layout_searched: bool
     region: str
     search: SearchResult | None = None
+    goodput: float = 1.0  # share of the run's wall-clock time spent on productive steps
 
     @property
     def n_steps(self) -> float:
@@ -95,7 +96,7 @@ class TrainingPlan:
             "layout": self.layout.to_dict(), "recipe": self.recipe,
             "layout_searched": self.layout_searched,
             "calibrated": self.rates.calibrated,
-            "region": self.region,
+            "region": self.region, "goodput": self.goodput,
             "memory": self.memory.to_dict(), "step": self.step.to_dict(),
             "footprint": self.footprint.to_dict(), "data": self.data.to_dict(),
             "search": self.search_summary(top=top),
@@ -212,6 +213,7 @@ def plan_training(
     unique_tokens: float | None = None,
     rates: DeviceRates | None = None,
     objective: str = "time",
+    goodput: float | None = None,
     catalog: Catalog | None = None,
 ) -> TrainingPlan:
     """Plan a training run of ``model`` on ``n_devices`` of ``hardware``.
@@ -228,6 +230,9 @@ def plan_training(
         searches the rest for the fastest layout that fits.
     region : grid region for carbon and electricity price; pue : a number or a preset name.
     unique_tokens : tokens available (default the public text stock, Villalobos et al. 2024).
+    goodput : share of wall-clock time spent on productive steps, in (0, 1]; default the
+        catalog's planner constant (failures, restarts and checkpoints take the rest). 1 gives
+        the failure-free estimate papers quote as ``8TP/(nX)`` (Narayanan et al. 2021, eq. 4).
 
     Raises
     ------
@@ -246,6 +251,10 @@ def plan_training(
     _positive_number("tokens", tokens)
     if n_devices is not None:
         _positive_number("devices", n_devices, integer=True)
+    if goodput is not None:
+        _positive_number("goodput", goodput)
+        if goodput > 1:
+            raise InvalidParameter(f"goodput must be in (0, 1], got {goodput!r}")
     if global_batch is not None:
         _positive_number("global_batch", global_batch, integer=True)
     base = layout or Layout(**{k: v for k, v in (fixed or {}).items()
@@ -267,7 +276,7 @@ def plan_training(
                     arch, accel, n_devices=2**exponent, n_tokens=tokens, seq_len=seq,
                     global_batch=global_batch, layout=layout, fixed=fixed, region=region,
                     pue=pue, unique_tokens=unique_tokens, rates=rates, objective=objective,
-                    catalog=cat,
+                    goodput=goodput, catalog=cat,
                 )
             except InvalidLayout:
                 continue
@@ -301,7 +310,8 @@ def plan_training(
         step, mem = _evaluate(arch, accel, dev_rates, cat, lay, recipe, seq)
 
     d = cat.defaults
-    duration = tokens / float(step.tokens_per_s) / d.goodput
+    productive = goodput or d.goodput
+    duration = tokens / float(step.tokens_per_s) / productive
     busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
     region_entry = cat.region(region or d.default_region)
     pue_value = _pue_value(cat, pue)
@@ -328,4 +338,5 @@ def plan_training(
         model=arch, accelerator=accel, layout=lay, recipe=recipe, n_devices=n_devices,
         seq_len=seq, n_tokens=tokens, memory=mem, step=step, footprint=fp, data=data,
         rates=dev_rates, layout_searched=searched, region=region_entry.id, search=search,
+        goodput=productive,
     )

@@ -196,7 +196,7 @@ def train_plan(ctx: Context, req: TrainRequest, hardware: str) -> TrainingPlan:
         arch, accel, n_devices=req.devices, n_tokens=req.tokens, seq_len=req.seq_len,
         global_batch=req.global_batch, layout=layout, fixed={**pinned, **options},
         region=req.region, pue=req.pue, unique_tokens=req.unique_tokens,
-        objective=req.objective, catalog=ctx.catalog,
+        goodput=req.goodput, objective=req.objective, catalog=ctx.catalog,
     )
 
 

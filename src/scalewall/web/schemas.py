@@ -77,6 +77,9 @@ class TrainRequest(_Strict):
         default=None, description="Datacentre PUE: a number in [1, 3] or a preset name.")
     unique_tokens: _Tokens | None = Field(
         default=None, description="Unique tokens available; null: the public text stock.")
+    goodput: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        default=None, description="Share of wall-clock time on productive steps; null: the "
+        "catalog's planner constant.")
     objective: Literal["time", "cost", "energy"] = "time"
     top: int = Field(default=5, ge=1, le=50, description="Layouts listed from the search.")
 
