@@ -17,16 +17,33 @@ def as_float(x: ArrayLike) -> FloatArray:
     """``x`` as float64: an array stays an array, a scalar becomes a numpy scalar (arithmetic
     on numpy scalars is about ten times faster than on 0-d arrays, which matters for a single
     plan; the type is that of an array either way)."""
-    if type(x) is float or type(x) is np.float64:
+    kind = type(x)
+    if kind is np.float64:
         return x  # type: ignore[return-value]
+    if kind is float or kind is int:
+        return np.float64(x)  # type: ignore[return-value]
     out = np.asarray(x, dtype=float)
     return out[()] if out.ndim == 0 else out
 
 
 def where(condition: object, a: object, b: object) -> FloatArray:
     """``np.where`` that returns a numpy scalar, not a 0-d array, for scalar inputs."""
-    if not (isinstance(condition, np.ndarray) or isinstance(a, np.ndarray)
-            or isinstance(b, np.ndarray)):
+    array = np.ndarray
+    if type(condition) is not array and type(a) is not array and type(b) is not array:
         return a if condition else b  # type: ignore[return-value]
     out = np.where(condition, a, b)  # type: ignore[call-overload]
     return out[()] if out.ndim == 0 else out  # type: ignore[no-any-return]
+
+
+def maximum(a: object, b: object) -> FloatArray:
+    """``np.maximum`` without the ufunc's cost on two scalars (NaN still propagates)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.maximum(a, b)  # type: ignore[call-overload,no-any-return]
+    return a if (a != a or a >= b) else b  # type: ignore[operator,return-value]
+
+
+def minimum(a: object, b: object) -> FloatArray:
+    """``np.minimum`` without the ufunc's cost on two scalars (NaN still propagates)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.minimum(a, b)  # type: ignore[call-overload,no-any-return]
+    return a if (a != a or a <= b) else b  # type: ignore[operator,return-value]

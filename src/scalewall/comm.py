@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray, as_float, where
+from scalewall._types import ArrayLike, FloatArray, as_float, maximum, where
 from scalewall.kernels import DeviceRates
 
 __all__ = [
@@ -37,6 +37,9 @@ def group_bandwidth_bytes_per_s(
     The group stays on the scale-up fabric when its span ``group_size * stride`` fits in the
     scale-up domain; otherwise it crosses the scale-out network.
     """
+    if not (isinstance(group_size, np.ndarray) or isinstance(stride, np.ndarray)):  # one plan
+        inside = group_size * stride <= rates.scale_up_domain
+        return rates.scale_up_bytes_per_s if inside else rates.scale_out_bytes_per_s  # type: ignore[return-value]
     span = as_float(group_size) * as_float(stride)
     out: FloatArray = where(
         span <= rates.scale_up_domain, rates.scale_up_bytes_per_s, rates.scale_out_bytes_per_s
@@ -51,7 +54,7 @@ def _ring(steps: FloatArray, n_bytes: ArrayLike, n: FloatArray, bandwidth: Array
     moved = steps / n * as_float(n_bytes)
     bw = as_float(bandwidth)
     fixed = steps * rates.collective_latency_s + rates.kernel_launch_s
-    if np.ndim(bw) == 0 and np.ndim(n) == 0:  # one plan
+    if not (isinstance(bw, np.ndarray) or isinstance(n, np.ndarray)):  # one plan
         return moved / bw + fixed if n > 1 else 0.0 * moved
     with np.errstate(divide="ignore", invalid="ignore"):
         out: FloatArray = where(n > 1, moved / bw + fixed, 0.0)
@@ -62,7 +65,7 @@ def all_reduce_time_s(
     n_bytes: ArrayLike, n: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates
 ) -> FloatArray:
     """Ring all-reduce of an ``n_bytes`` buffer over ``n`` devices [s]: :math:`2(n-1)/n` of it."""
-    n_ = np.maximum(as_float(n), 1.0)
+    n_ = maximum(as_float(n), 1.0)
     return _ring(2.0 * (n_ - 1.0), n_bytes, n_, bandwidth, rates)
 
 
@@ -70,7 +73,7 @@ def all_gather_time_s(
     n_bytes: ArrayLike, n: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates
 ) -> FloatArray:
     """Ring all-gather producing an ``n_bytes`` buffer on each of ``n`` devices [s]."""
-    n_ = np.maximum(as_float(n), 1.0)
+    n_ = maximum(as_float(n), 1.0)
     return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates)
 
 
@@ -82,7 +85,7 @@ def all_to_all_time_s(
     n_bytes: ArrayLike, n: ArrayLike, bandwidth: ArrayLike, rates: DeviceRates
 ) -> FloatArray:
     """All-to-all where each device sends ``n_bytes`` in all, :math:`(n-1)/n` off-device [s]."""
-    n_ = np.maximum(as_float(n), 1.0)
+    n_ = maximum(as_float(n), 1.0)
     return _ring(n_ - 1.0, n_bytes, n_, bandwidth, rates)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray, as_float
+from scalewall._types import ArrayLike, FloatArray, as_float, maximum, minimum
 from scalewall.units import HOUR_S
 
 __all__ = ["Footprint", "device_power_w", "run_footprint"]
@@ -26,7 +26,7 @@ def device_power_w(*, activity: ArrayLike, tdp_w: float, idle_w: float) -> Float
     utilisation-to-power model as in CodeCarbon's and Zeus's estimators; on one H200, sustained
     GEMMs at the power limit drew 692 of 700 W (shared/validation/README.md).
     """
-    u = np.clip(as_float(activity), 0.0, 1.0)
+    u = minimum(maximum(as_float(activity), 0.0), 1.0)
     out: FloatArray = idle_w + (tdp_w - idle_w) * u
     return out
 

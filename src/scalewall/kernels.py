@@ -42,6 +42,8 @@ def _tile_efficiency() -> FloatArray:
 
 
 _TILE_EFF = _tile_efficiency()
+_TM, _TN = _TILES[:, 0], _TILES[:, 1]
+_TILE_FLOP = 2.0 * _TM * _TN  # FLOP of one tile per unit of k
 # GPUs without a published compute-unit count are treated as this many units: large enough
 # that wave quantization vanishes, as on systolic-array chips (TPU, Trainium) that tile
 # differently.
@@ -140,22 +142,22 @@ def matmul_time_s(
     >>> round(float(2 * 8192**3 / t / 1e12))  # sustained on one H200: 659 TFLOP/s
     651
     """
-    m_, n_, k_, b_ = (np.asarray(x, dtype=float)[..., None] for x in (m, n, k, batch))
+    m0, n0, k0 = (np.asarray(x, dtype=float) for x in (m, n, k))
+    b0 = batch if type(batch) is float else np.asarray(batch, dtype=float)
     if rates.tiled:
-        tm, tn = _TILES[:, 0], _TILES[:, 1]  # (tiles,)
         units = float(rates.n_compute_units)
         per_unit = rates.peak_flop_per_s * rates.matmul_efficiency / units
-        tiles = np.ceil(m_ / tm) * np.ceil(n_ / tn) * b_
+        b_ = b0 if type(b0) is float else b0[..., None]  # type: ignore[index]
+        tiles = np.ceil(m0[..., None] / _TM) * np.ceil(n0[..., None] / _TN) * b_
         waves = np.ceil(tiles / units)
-        wave_s = 2.0 * tm * tn * k_ / (per_unit * _TILE_EFF) + rates.wave_overhead_s
+        wave_s = k0[..., None] * (_TILE_FLOP / (per_unit * _TILE_EFF)) + rates.wave_overhead_s
         compute_s = (waves * wave_s).min(axis=-1)
     else:
         # a systolic array keeps the weights stationary and streams the rows through: no
         # padding of small M to a tile (TPU MXU, Trainium, Gaudi MME, Groq)
-        compute_s = (2.0 * m_ * n_ * k_ * b_)[..., 0] / (
-            rates.peak_flop_per_s * rates.matmul_efficiency)
+        compute_s = 2.0 * m0 * n0 * k0 * b0 / (rates.peak_flop_per_s * rates.matmul_efficiency)
     element = rates.bytes_per_element if operand_bytes is None else operand_bytes
-    bytes_moved = (m_ * k_ + k_ * n_ + m_ * n_)[..., 0] * b_[..., 0] * element
+    bytes_moved = (m0 * k0 + k0 * n0 + m0 * n0) * (b0 * element)
     memory_s = bytes_moved / rates.memory_bandwidth_bytes_per_s
     out: FloatArray = np.maximum(compute_s, memory_s) + rates.kernel_launch_s
     return out

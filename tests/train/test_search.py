@@ -26,12 +26,23 @@ def llama3(cat):
 
 
 def test_search_matches_single_plan_evaluation(cat, llama3):
-    """One code path: the best candidate re-evaluated as a single plan gives the same time."""
-    lay = llama3.layout(0)
-    plan = plan_training("llama-3.1-405b", "h100-sxm", n_devices=16384, seq_len=8192,
-                         layout=lay, catalog=cat)
-    assert float(plan.step.step_s) == pytest.approx(float(llama3.step.step_s[0]), rel=1e-9)
-    assert float(plan.memory.total_bytes) == pytest.approx(float(llama3.memory.total_bytes[0]))
+    """One model: candidates re-evaluated as single plans (the scalar fast paths) give the
+    times and memory of the vectorized search, on a dense model and on an MLA/MoE one."""
+    h800 = cat.accelerator("h800")
+    dsv3 = search_layouts(cat.model("deepseek-v3"), h800, device_rates(h800, cat.defaults,
+                          precision="fp8"), cat.defaults, n_devices=2048, seq_len=4096,
+                          global_batch=15360, base=Layout(precision="fp8"), recipe="auto",
+                          fixed={"pp": 16, "ep": 64, "tp": 1})
+    cases = [("llama-3.1-405b", "h100-sxm", 16384, 8192, llama3),
+             ("deepseek-v3", "h800", 2048, 4096, dsv3)]
+    for model, hw, n, seq, result in cases:
+        for i in range(0, len(result), max(1, len(result) // 25)):
+            plan = plan_training(model, hw, n_devices=n, seq_len=seq, layout=result.layout(i),
+                                 catalog=cat)
+            assert float(plan.step.step_s) == pytest.approx(float(result.step.step_s[i]),
+                                                            rel=1e-9)
+            assert float(plan.memory.total_bytes) == pytest.approx(
+                float(result.memory.total_bytes[i]), rel=1e-9)
 
 
 def test_best_is_at_least_as_fast_as_the_published_layout(llama3):

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, as_float, minimum
 from scalewall.arch.model import Architecture
 from scalewall.units import BYTES_PER_ELEMENT
 
@@ -185,9 +185,9 @@ def attention_flop_per_token(arch: Architecture, seq_len: ArrayLike) -> FloatArr
     App. B: 12·L·H·Q·T for training). A sliding window caps :math:`s`. SSM layers add their
     state update (about :math:`6 d_{inner} N` per token forward, Dao & Gu 2024).
     """
-    s = np.asarray(seq_len, dtype=float)
+    s = as_float(seq_len)
     if arch.sliding_window:
-        s = np.minimum(s, arch.sliding_window)
+        s = minimum(s, float(arch.sliding_window))
     a = arch.n_heads
     if arch.is_mla:
         qk, v = arch.qk_nope_head_dim + arch.qk_rope_head_dim, arch.v_head_dim
@@ -196,7 +196,7 @@ def attention_flop_per_token(arch: Architecture, seq_len: ArrayLike) -> FloatArr
     attn = arch.n_attention_layers * 2.0 * s * a * (qk + v)
     ssm = arch.n_ssm_layers * 6.0 * arch.ssm_expand * arch.hidden_size * arch.ssm_state_size
     out = attn + ssm
-    return float(out) if out.ndim == 0 else out
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def model_flop_per_token(
@@ -228,7 +228,7 @@ def model_flop_per_token(
     """
     factor = 3.0 if training else 1.0
     dense = 2.0 * n_matmul_params(arch, active=True)
-    out = factor * (dense + np.asarray(attention_flop_per_token(arch, seq_len)))
+    out = factor * (dense + attention_flop_per_token(arch, seq_len))
     return float(out) if np.ndim(out) == 0 else out
 
 

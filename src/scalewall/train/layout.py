@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from scalewall._errors import InvalidLayout, InvalidParameter
-from scalewall._types import ArrayLike, FloatArray, as_float, where
+from scalewall._types import ArrayLike, as_float, where
 from scalewall.arch.model import Architecture
 from scalewall.units import PRECISIONS
 
@@ -67,7 +67,7 @@ class Layout:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def stage_layers(n_layers: int, pp: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+def stage_layers(n_layers: int, pp: ArrayLike) -> tuple[Any, Any, Any]:
     """Layers on the first, a middle and the last pipeline stage.
 
     When ``pp`` divides the layers, every stage has ``L/p``. When it divides ``L + 1`` or
@@ -75,8 +75,20 @@ def stage_layers(n_layers: int, pp: ArrayLike) -> tuple[FloatArray, FloatArray, 
     as Megatron-LM's account-for-embedding/loss options and Llama 3's 126 layers on 16 stages
     do. Otherwise stages hold ``ceil(L/p)`` at most.
     """
-    p = as_float(pp)
     L = float(n_layers)
+    if not isinstance(pp, np.ndarray):  # one plan: plain arithmetic
+        p1 = float(pp)
+        if p1 == 1:
+            return L, L, L
+        if L % p1 == 0:
+            return L / p1, L / p1, L / p1
+        for extra in (1.0, 2.0):
+            if (L + extra) % p1 == 0:
+                mid = (L + extra) / p1
+                return mid - 1.0, mid, mid - 1.0 if extra == 2.0 else mid
+        mid = float(np.ceil(L / p1))
+        return mid, mid, mid
+    p = as_float(pp)
     even = (L % p) == 0
     plus1 = ~even & (((L + 1) % p) == 0)
     plus2 = ~even & ~plus1 & (((L + 2) % p) == 0)
@@ -187,4 +199,6 @@ def check_layout(
         raise InvalidLayout(
             f"the interleaved schedule needs micro-batches per step ({m}) divisible by pp={pp}"
         )
+    if layout.global_batch == global_batch:
+        return layout
     return replace(layout, global_batch=global_batch)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray, as_float, where
+from scalewall._types import ArrayLike, FloatArray, as_float, maximum, minimum, where
 from scalewall.arch.counts import param_breakdown
 from scalewall.arch.model import Architecture
 from scalewall.hardware import PlannerDefaults
@@ -124,7 +124,7 @@ def activation_bytes_per_layer(
     attn_sharded = qkv_sharded + proj_in  # per token, divided by tp
     attn_replicated = norm_in + lin + mask  # per h: norm input, QKV input, dropout mask
     if flash_attention:
-        scores = np.zeros_like(ctx)
+        scores = 0.0 * ctx
     else:  # softmax output (2), and with dropout its mask (1) and output (2): 5as/h of [1]
         scores = (2.0 + 3.0 * mask) * a * ctx
     # --- MLP (dense, or routed experts plus shared ones) ---
@@ -216,7 +216,7 @@ def training_memory(
         cache_b += 1.0  # fp8 copies of the weights for the GEMMs
 
     shard_dense = dp_ * cp_
-    shard_expert = np.maximum(dp_ * cp_ / ep_, 1.0)
+    shard_expert = maximum(dp_ * cp_ / ep_, 1.0)
 
     def state(n_dense: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         def sharded(nbytes: float, stage: int) -> FloatArray:
@@ -240,7 +240,7 @@ def training_memory(
         flash_attention=flash_attention, dropout=dropout, precision=precision, recipe=recipe,
     )
     # full recomputation rebuilds one layer's activations at a time during backward
-    if np.any(rc_all == 2):
+    if (rc_all == 2) if type(rc_all) is not np.ndarray else np.any(rc_all == 2):
         one_layer = activation_bytes_per_layer(
             arch, tokens=tokens, context=s, tp=tp_, sp=sp, recompute=0,
             flash_attention=flash_attention, dropout=dropout, precision=precision,
@@ -250,13 +250,13 @@ def training_memory(
     else:
         transient = 0.0 * act_layer
     interleave = where(vpp_ > 1, 1.0 + (pp_ - 1.0) / (pp_ * vpp_), 1.0)
-    in_flight = np.minimum(pp_, np.maximum(m, 1.0))
+    in_flight = minimum(pp_, maximum(m, 1.0))
     acts_first = first_layers * in_flight * interleave * act_layer + transient
     acts_last = last_layers * act_layer + transient
     logits = micro_batch * s / cp_ * arch.vocab_size / tp_ * LOGITS_BYTES_PER_ELEMENT
     # ZeRO-3 gathers weights module by module with prefetch: two layers' worth, capped by
     # DeepSpeed's stage3_max_live_parameters (default 1e9 parameters)
-    live = np.minimum(2.0 * (per_layer + experts_per_layer), _ZERO3_MAX_LIVE_PARAMS)
+    live = minimum(2.0 * (per_layer + experts_per_layer), _ZERO3_MAX_LIVE_PARAMS)
     gathered = where(zero_ >= 3, 2.0 * live, 0.0)
 
     def stage_peak(n_dense: FloatArray, acts: FloatArray, logit: FloatArray) -> tuple[
@@ -266,7 +266,7 @@ def training_memory(
         if recipe == "pytorch":
             # gradients are set to None between steps: the peak is either the start of
             # backward (activations, logits, weight copies) or its end (all gradients)
-            peak = weights + optim + np.maximum(acts + logit + cache, grads)
+            peak = weights + optim + maximum(acts + logit + cache, grads)
         else:
             peak = weights + grads + optim + cache + acts + logit
         return weights, grads, optim, acts, logit, peak

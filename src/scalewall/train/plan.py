@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -167,7 +168,7 @@ def default_global_batch(n_devices: int, seq_len: int) -> int:
 
 
 def _positive_number(name: str, value: Any, *, integer: bool = False) -> None:
-    bad = isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value)
+    bad = isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
     if bad or value <= 0 or (integer and int(value) != value):
         kind = "a positive integer" if integer else "a positive number"
         raise InvalidParameter(f"{name} must be {kind}, got {value!r}")
@@ -292,8 +293,8 @@ def plan_training(
     searched = layout is None
     search: SearchResult | None = None
     if layout is not None:
-        lay = check_layout(arch, replace(layout, global_batch=layout.global_batch
-                                         or global_batch), n_devices=n_devices, seq_len=seq)
+        whole = layout if layout.global_batch else replace(layout, global_batch=global_batch)
+        lay = check_layout(arch, whole, n_devices=n_devices, seq_len=seq)
         recipe = recipe_for(lay)
         step, mem = _evaluate(arch, accel, dev_rates, cat, lay, recipe, seq)
     else:

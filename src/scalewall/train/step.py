@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray, as_float, where
+from scalewall._types import ArrayLike, FloatArray, as_float, maximum, minimum, where
 from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
 from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
@@ -60,6 +60,11 @@ class StepBreakdown:
         return {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
 
 
+def _like(value: FloatArray, ref: FloatArray) -> FloatArray:
+    """``value`` broadcast to the shape of ``ref`` (a scalar stays a scalar)."""
+    return value * np.ones_like(ref) if isinstance(ref, np.ndarray) else value
+
+
 def _layer_gemms(arch: Architecture, T: FloatArray, t: FloatArray, rates: DeviceRates
                  ) -> tuple[FloatArray, ...]:
     """Forward and backward GEMM time of one average layer, and of the output head, on one
@@ -96,7 +101,8 @@ def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray
                         rates: DeviceRates) -> tuple[FloatArray, ...]:
     """All of the layer's GEMMs and the output head's, stacked on a leading axis and timed in
     one call per direction (forward, data gradient, weight gradient)."""
-    shape = np.broadcast_shapes(np.shape(T), np.shape(t))
+    shape = () if not (isinstance(T, np.ndarray) or isinstance(t, np.ndarray)) else (
+        np.broadcast_shapes(np.shape(T), np.shape(t)))
     ms, ks, ns, ws = [], [], [], []
     # the output head [h, V/t], column-parallel over the vocabulary, goes last
     head = (float(arch.hidden_size), float(arch.vocab_size), "n")
@@ -106,6 +112,13 @@ def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray
             ks.append(k / t if split == "k" else k + 0.0 * t)
             ns.append(n / t if split == "n" else n + 0.0 * t)
             ws.append(weight)
+    if not shape:  # one plan: plain lists, one array per operand
+        g = len(ms)
+        t1 = matmul_time_s(np.array(ms + ms + ks), np.array(ns + ks + ns),
+                           np.array(ks + ns + ms), rates)
+        f1, b1 = t1[:g], t1[g:2 * g] + t1[2 * g:]
+        w1 = np.array(ws[:-1])
+        return w1 @ f1[:-1], w1 @ b1[:-1], f1[-1], b1[-1]
     M, K, N = (_stack(xs, shape) for xs in (ms, ks, ns))  # (gemms, *layouts)
     w = np.asarray(ws).reshape((-1,) + (1,) * len(shape))
     g = M.shape[0]
@@ -181,15 +194,17 @@ def training_step(
     rc, zero_ = as_float(recompute), as_float(zero)
     s, gb = as_float(seq_len), as_float(global_batch)
     b = as_float(micro_batch)
-    m = np.maximum(np.floor(gb / (b * dp_)), 1.0)  # micro-batches per pipeline
+    m = maximum(gb // (b * dp_), 1.0)  # micro-batches per pipeline
     L = float(arch.n_layers)
     h, V, e = float(arch.hidden_size), float(arch.vocab_size), 2.0
     T = b * s / cp_  # tokens per device per micro-batch
 
     # --- one layer, one micro-batch ---
     gemm_f, gemm_b, head_f, head_b = _layer_gemms(arch, T, tp_, rates)
-    ctx = np.minimum(s, arch.sliding_window) if arch.sliding_window else s
-    attn_flop_fwd = as_float(attention_flop_per_token(arch, ctx)) / L * T / tp_  # per layer
+    ctx = minimum(s, arch.sliding_window) if arch.sliding_window else s
+    # forward attention FLOP per token (the function applies any sliding window itself)
+    attn_flop_token = as_float(attention_flop_per_token(arch, s))
+    attn_flop_fwd = attn_flop_token / L * T / tp_  # per layer
     if flash_attention:
         # fused kernel; the causal mask lets it skip half of the score blocks
         attn_f = 0.5 * attn_flop_fwd / rates.attention_flop_per_s
@@ -231,11 +246,11 @@ def training_step(
     # all-reduce's traffic, per collective pair
     tp_b = tp_f * where(sp_ > 0, 1.5, 1.0)
     # context parallelism: ring exchange of K and V, hidden behind the attention kernel
-    kv_bytes = T * 2.0 * arch.kv_heads * arch.d_head * e / np.minimum(tp_, arch.kv_heads)
+    kv_bytes = T * 2.0 * arch.kv_heads * arch.d_head * e / minimum(tp_, arch.kv_heads)
     cp_bw = group_bandwidth_bytes_per_s(cp_, tp_, rates)
     cp_f_raw = where(cp_ > 1, (cp_ - 1.0) * kv_bytes / cp_bw, 0.0)
-    cp_f = np.maximum(cp_f_raw - attn_f, 0.0)
-    cp_b = np.maximum(2.0 * cp_f_raw - attn_b, 0.0)
+    cp_f = maximum(cp_f_raw - attn_f, 0.0)
+    cp_b = maximum(2.0 * cp_f_raw - attn_b, 0.0)
     # expert parallelism: dispatch and combine all-to-alls of T*k tokens
     if arch.is_moe:
         moe_frac = arch.n_moe_layers / L
@@ -255,9 +270,9 @@ def training_step(
         if overlap_moe_comm:
             # overlapped with another micro-batch's compute (DeepSeek-AI 2024, DualPipe):
             # only what exceeds the MLP's GEMM time shows
-            ep_f = np.maximum(ep_f - gemm_f / 2.0, 0.0)
+            ep_f = maximum(ep_f - gemm_f / 2.0, 0.0)
     else:
-        ep_f = np.zeros_like(T)
+        ep_f = 0.0 * T
 
     recompute_f = where(rc == 2, gemm_f + attn_f + elem_f + tp_f + ep_f + cp_f,
                            where(rc == 1, attn_f, 0.0))
@@ -293,7 +308,7 @@ def training_step(
     grad_bytes = 4.0
     dp_group = dp_ * cp_
     dp_bw = group_bandwidth_bytes_per_s(dp_group, tp_, rates)
-    ep_group = np.maximum(dp_group / ep_, 1.0)
+    ep_group = maximum(dp_group / ep_, 1.0)
     ep_dp_bw = group_bandwidth_bytes_per_s(ep_group, tp_ * ep_, rates)
 
     def dp_sync(n_params: FloatArray, group: FloatArray, bw: FloatArray) -> FloatArray:
@@ -324,7 +339,7 @@ def training_step(
     # gathers hide behind the whole step; otherwise only the last backward passes hide the sync
     window = where(zero_ >= 3, m * micro_s, stage_b * pp_) if overlap_grad_reduce \
         else 0.0 * stage_b
-    dp_exposed = np.maximum(dp_s - window, 0.0)
+    dp_exposed = maximum(dp_s - window, 0.0)
     local = dense_local + expert_local
     shard = where(zero_ >= 1, dp_group, 1.0)
     # Adam: read master, grad, 2 moments; write master, moments, bf16 copy (megatron: 30 B);
@@ -339,7 +354,7 @@ def training_step(
     flop_per_token = as_float(model_flop_per_token(arch, s))
     model_flop = flop_per_token * tokens
     fwd_layers_flop = (flop_per_token / 3.0 - 2.0 * V * h) * tokens
-    attn_fwd_total = as_float(attention_flop_per_token(arch, s)) * tokens
+    attn_fwd_total = attn_flop_token * tokens
     hw_flop = model_flop + where(rc == 2, fwd_layers_flop, where(rc == 1, attn_fwd_total,
                                                                         0.0))
     peak = peak_bf16_flop_per_s or rates.peak_flop_per_s
@@ -359,9 +374,9 @@ def training_step(
         dp_comm_s=dp_exposed,
         optimizer_s=optimizer,
         step_s=step,
-        tokens_per_step=tokens * np.ones_like(step),
-        model_flop_per_step=model_flop * np.ones_like(step),
-        hardware_flop_per_step=hw_flop * np.ones_like(step),
+        tokens_per_step=_like(tokens, step),
+        model_flop_per_step=_like(model_flop, step),
+        hardware_flop_per_step=_like(hw_flop, step),
         tokens_per_s=tokens / step,
         model_flop_per_s_per_device=model_flop / step / n_dev,
         hardware_flop_per_s_per_device=hw_flop / step / n_dev,
