@@ -59,6 +59,9 @@ def infer(
                             "8-bit with 8-bit weights, else 16-bit).")] = None,
     tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
     pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
+    grouped_kv: Annotated[bool, typer.Option("--grouped-kv/--per-head-kv", help="Decode "
+                          "attention reads each key/value head once per query group (kernels "
+                          "since 2024), or once per query head (2023 kernels).")] = True,
     search: Annotated[bool, typer.Option("--search", help="Find the cheapest configuration "
                       "meeting --ttft and --tpot at --rps.")] = False,
     ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
@@ -111,7 +114,7 @@ def infer(
                 plan = plan_serving(
                     model, name, n_devices=devices, batch=batch, prompt=prompt, output=output,
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
-                    catalog=cat)
+                    grouped_kv_reads=grouped_kv, catalog=cat)
             except PlannerError as exc:
                 if hardware != "all":
                     raise

@@ -189,7 +189,7 @@ def evaluate_serving(
     batch: ArrayLike, prompt: ArrayLike, output: ArrayLike, context: ArrayLike | None = None,
     tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, n_devices: ArrayLike | None = None,
     weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
-    fragmentation: float = 0.0,
+    fragmentation: float = 0.0, grouped_kv_reads: bool = True,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -204,6 +204,8 @@ def evaluate_serving(
     weight_bytes : [B/parameter]; kv_precision : KV cache precision.
     capacity_bytes : [B] device memory; reserved_bytes : [B] runtime reserve per device;
     fragmentation : share of memory the allocator cannot use.
+    grouped_kv_reads : decode attention reads each key/value head once per query group
+        (see :func:`~scalewall.infer.step.decode_step`).
 
     Returns
     -------
@@ -263,7 +265,8 @@ def evaluate_serving(
     many = prefill(arch, rates, batch=b, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
                    ep=ep_, attention_rates=attention_rates)
     dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
-                      kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_)
+                      kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
+                      grouped_kv_reads=grouped_kv_reads)
     cycle = many.step_s + so * dec.step_s
     replica_tps = b * so / cycle
     busy_time = (many.gemm_s + many.attention_s + many.elementwise_s
@@ -307,6 +310,7 @@ class ServingPlan:
     energy_j_per_request: float | None
     reasons: tuple[str, ...]  # why the deployment does not fit, if it does not
     calibrated: bool = False
+    grouped_kv_reads: bool = True  # decode attention reads each KV head once per query group
 
     @property
     def feasible(self) -> bool:
@@ -325,7 +329,7 @@ class ServingPlan:
             "n_devices": self.n_devices, "tp": self.tp, "pp": self.pp, "dp": self.dp,
             "ep": self.ep, "batch": self.batch, "prompt": self.prompt, "output": self.output,
             "decode_context": self.context, "feasible": self.feasible,
-            "calibrated": self.calibrated,
+            "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
             "reasons": list(self.reasons),
             "memory": {
                 "weights_bytes_per_device": f(m.weights_bytes_per_device),
@@ -386,6 +390,7 @@ def plan_serving(
     region: str | None = None,
     pue: float | None = None,
     rates: DeviceRates | None = None,
+    grouped_kv_reads: bool = True,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -402,6 +407,9 @@ def plan_serving(
         ``n_devices`` that fit, for the lowest time per output token (``objective='latency'``)
         or the highest throughput (``'throughput'``). ep : expert-parallel degree (MoE).
     region, pue : grid region (electricity price) and PUE for energy and ownership cost.
+    grouped_kv_reads : the decode attention kernel reads each key/value head once per group
+        of query heads (default, kernels since 2024); False for the per-query-head kernels of
+        2023 (see :func:`~scalewall.infer.step.decode_step`).
 
     Raises
     ------
@@ -436,9 +444,8 @@ def plan_serving(
         raise InvalidParameter(
             f"{accel.id} has no published scale-up or scale-out bandwidth, so a multi-device "
             f"deployment cannot be planned; add them with --catalog FILE")
-    for name, value in (("tp", tp), ("pp", pp)):
-        if value is not None:
-            _check_int(name, value)
+    tp = None if tp is None else _check_int("tp", tp)
+    pp = None if pp is None else _check_int("pp", pp)
     tps = [tp] if tp is not None else _divisors(n_dev)
     cands = [(t, p) for t in tps for p in ([pp] if pp is not None else _divisors(n_dev // t)
                                            if n_dev % t == 0 else [])
@@ -457,6 +464,7 @@ def plan_serving(
         arch, gemm, attention_rates=attn, batch=b, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
         capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
+        grouped_kv_reads=grouped_kv_reads,
     )
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
@@ -532,7 +540,7 @@ def plan_serving(
         cost_usd_per_output_token=cost_out, price_basis=basis, power_w=power,
         energy_j_per_token=None if energy is None else energy / (b * so),
         energy_j_per_request=None if energy is None else energy / b,
-        reasons=tuple(reasons), calibrated=gemm.calibrated,
+        reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
     )
 
 

@@ -233,7 +233,7 @@ def _hop_s(T: FloatArray, arch: Architecture, tp: FloatArray, pp: FloatArray,
 def decode_step(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, context: ArrayLike,
     weight_bytes: float, kv_precision: str, tp: ArrayLike = 1, pp: ArrayLike = 1,
-    ep: ArrayLike = 1,
+    ep: ArrayLike = 1, grouped_kv_reads: bool = True,
 ) -> StepTime:
     """One decode step of a replica: every one of ``batch`` sequences emits one token.
 
@@ -246,6 +246,12 @@ def decode_step(
     weight_bytes : [B/parameter] of the stored weights (2 bf16, 1 fp8/int8, 0.5 int4).
     kv_precision : precision of the KV cache (and SSM state).
     tp, pp, ep : tensor, pipeline and expert parallel degrees of the replica.
+    grouped_kv_reads : the decode attention kernel reads each key/value head once for its
+        whole group of query heads (TensorRT-LLM's XQA from v0.8, FlashInfer, vLLM's and
+        FlashAttention-3's packed GQA). False: one thread block per query head streams its
+        group's keys and values again, as TensorRT-LLM's masked multi-head attention did
+        before XQA ("2.4x more Llama-70B throughput", NVIDIA, Jan 2024), so grouped-query
+        attention saves cache memory but not cache reads.
 
     Returns
     -------
@@ -274,6 +280,10 @@ def decode_step(
                                                 tp=tp_, pp=1.0)
     kv_layer = kv_layer - _ssm_state_bytes(arch, kv_precision) / tp_
     kv_layer = kv_layer / max(arch.n_attention_layers, 1) * (arch.n_attention_layers / L)
+    if not grouped_kv_reads and not arch.is_mla:
+        # query heads on a device per key/value head it holds
+        kv_layer = kv_layer * np.minimum(float(arch.n_heads / arch.kv_heads),
+                                         float(arch.n_heads) / tp_)
     ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
     a = float(arch.n_heads)
     qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head

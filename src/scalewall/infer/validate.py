@@ -12,6 +12,10 @@ Metrics and their meaning here:
   + ``output`` tokens, prefill included. Per-GPU figures are converted to this by the CSV.
 - ``energy_j_per_token``: energy per output token, the request's prefill included.
 
+Optional column ``grouped_kv_reads`` (0/1): whether the decode attention kernel reads each
+key/value head once per group of query heads; blank, the year in ``source`` decides (from
+2024, as TensorRT-LLM's XQA kernel and FlashInfer do).
+
 A blank ``tp`` (or ``pp``) lets the planner choose the layout: the fastest per token for
 latency metrics, the highest throughput for ``decode_tokens_per_s``.
 """
@@ -27,7 +31,7 @@ __all__ = ["predict_infer_row"]
 
 def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
     """Predicted value of ``row['metric']`` in the metric's unit."""
-    from scalewall.validate import _architecture, _num
+    from scalewall.validate import _architecture, _num, _source_year
 
     metric = (row.get("metric") or "").strip()
     arch = _architecture(row, catalog, rownum)
@@ -46,6 +50,12 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
         # a bare shape carries no maximum context: allow the row's own
         needed = int(max(prompt + output, context or 0))
         arch = arch.replace(max_seq_len=max(arch.max_seq_len, needed))
+    # The software of the row's time: decode attention kernels read each key/value head once
+    # per query group from 2024 (TensorRT-LLM's XQA, FlashInfer); a column may say otherwise.
+    grouped = _num(row, "grouped_kv_reads", rownum)
+    if grouped is None:
+        year = _source_year(row.get("source") or "")
+        grouped = 1.0 if year is None or year >= 2024 else 0.0
     plan = plan_serving(
         arch, hardware, n_devices=devices, batch=batch, prompt=prompt, output=output,
         context=context if metric == "tpot_s" else None,
@@ -53,7 +63,7 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
         tp=_num(row, "tp", rownum, integer=True), pp=_num(row, "pp", rownum, integer=True),
         ep=_num(row, "ep", rownum, integer=True) or 1,
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
-        pue=_num(row, "pue", rownum), catalog=catalog,
+        pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
     )
     m = plan.metrics
     if metric == "ttft_s":
