@@ -206,7 +206,8 @@ def serve_plan(ctx: Context, req: ServeRequest, hardware: str) -> ServingPlan:
         arch, ctx.catalog.accelerator(hardware), n_devices=req.devices, batch=req.batch,
         prompt=req.prompt, output=req.output, precision=req.precision,
         kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, objective=req.objective,
-        region=req.region, pue=req.pue, catalog=ctx.catalog,
+        region=req.region, pue=req.pue, grouped_kv_reads=req.grouped_kv_reads,
+        catalog=ctx.catalog,
     )
 
 

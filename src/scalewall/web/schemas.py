@@ -114,6 +114,9 @@ class ServeRequest(_Strict):
     objective: Literal["latency", "throughput"] = "latency"
     region: CatalogName | None = None
     pue: Annotated[float, Field(ge=1.0, le=3.0)] | None = None
+    grouped_kv_reads: bool = Field(
+        default=True, description="Decode attention reads each key/value head once per query "
+        "group (kernels since 2024); false: once per query head (2023 kernels).")
 
 
 class ServeCompareRequest(ServeRequest):
