@@ -106,6 +106,14 @@ def test_errors_print_name_and_message(home):
     assert "RegistryRefused:" in res.output and "not an SQLite database" in res.output
     assert (home / "registry.db").read_text().startswith("not a database")
     (home / "registry.db").unlink()
+    # commands that only read never create a registry where there is none
+    for cmd in (["measure", "report", "1"], ["calibrate", "--name", "x"], ["runs", "list"],
+                ["runs", "show", "last"], ["runs", "delete", "1"]):
+        res = runner.invoke(app, cmd)
+        assert res.exit_code == 1 and "RegistryError: no registry at" in res.output, cmd
+        assert not (home / "registry.db").exists(), cmd
+    with open_registry(home / "registry.db"):
+        pass  # an empty registry
     res = runner.invoke(app, ["measure", "report", "1"])
     assert res.exit_code == 1 and "RegistryError: no run '1'" in res.output
     res = runner.invoke(app, ["calibrate", "--name", "x"])

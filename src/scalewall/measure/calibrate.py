@@ -181,7 +181,7 @@ def fit_gemm_rates(
 def _registry(registry: Registry | str | Path | None) -> tuple[Registry, bool]:
     if isinstance(registry, Registry):
         return registry, False
-    return open_registry(registry), True
+    return open_registry(registry, must_exist=True), True
 
 
 def calibrate_from_registry(

@@ -233,7 +233,7 @@ def runs_list(
     from scalewall.measure.registry import open_registry
 
     try:
-        with open_registry(registry) as reg:
+        with open_registry(registry, must_exist=True) as reg:
             runs = reg.list_runs(kind=kind, limit=limit)
             path = reg.path
     except PlannerError as exc:
@@ -263,7 +263,7 @@ def runs_show(
     from scalewall.measure.registry import open_registry
 
     try:
-        with open_registry(registry) as reg:
+        with open_registry(registry, must_exist=True) as reg:
             data = reg.get_run(run)
     except PlannerError as exc:
         _fail(exc)
@@ -297,7 +297,7 @@ def runs_export(
     from scalewall.measure.registry import open_registry
 
     try:
-        with open_registry(registry) as reg:
+        with open_registry(registry, must_exist=True) as reg:
             data = reg.export(run or [])
     except PlannerError as exc:
         _fail(exc)
@@ -320,7 +320,7 @@ def runs_delete(
     from scalewall.measure.registry import open_registry
 
     try:
-        with open_registry(registry) as reg:
+        with open_registry(registry, must_exist=True) as reg:
             target = reg.get_run(run)
             if not yes and not typer.confirm(
                     f"delete run {target['id']} ({target['kind']} {target['name']})?"):

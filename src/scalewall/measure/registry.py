@@ -166,8 +166,13 @@ class Registry:
     timeout_s : [s] how long a writer waits for another process's write to finish.
     """
 
-    def __init__(self, path: str | Path | None = None, *, timeout_s: float = 60.0) -> None:
+    def __init__(self, path: str | Path | None = None, *, timeout_s: float = 60.0,
+                 must_exist: bool = False) -> None:
         self.path = Path(path).expanduser() if path is not None else default_registry_path()
+        if must_exist and not self.path.exists():
+            raise RegistryError(
+                f"no registry at {self.path}: nothing has been recorded there yet (`scalewall "
+                f"measure gemm` or a probed run creates it); check --registry or SCALEWALL_HOME")
         _check_header(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -431,8 +436,11 @@ class Registry:
             " FROM calibrations ORDER BY name")]
 
 
-def open_registry(path: str | Path | None = None, *, timeout_s: float = 60.0) -> Registry:
-    """Open (creating or migrating if needed) the registry at ``path``.
+def open_registry(path: str | Path | None = None, *, timeout_s: float = 60.0,
+                  must_exist: bool = False) -> Registry:
+    """Open (creating or migrating if needed) the registry at ``path``; with ``must_exist``,
+    a missing file is an error instead of a new, empty registry (for commands that only read
+    or delete).
 
     Raises
     ------
@@ -441,4 +449,4 @@ def open_registry(path: str | Path | None = None, *, timeout_s: float = 60.0) ->
     RegistryError
         The file cannot be opened or written.
     """
-    return Registry(path, timeout_s=timeout_s)
+    return Registry(path, timeout_s=timeout_s, must_exist=must_exist)

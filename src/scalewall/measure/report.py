@@ -126,7 +126,7 @@ def compare_run(ref: int | str, *, registry: Registry | str | Path | None = None
     """Measured against predicted for run ``ref``: per metric ``{measured, predicted,
     error}`` with ``error = predicted / measured - 1``, and whether the prediction is
     calibrated."""
-    reg = registry if isinstance(registry, Registry) else open_registry(registry)
+    reg = registry if isinstance(registry, Registry) else open_registry(registry, must_exist=True)
     try:
         run = reg.get_run(ref)
         rates = (load_calibration(calibration, registry=reg, catalog=catalog)

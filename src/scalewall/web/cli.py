@@ -58,7 +58,15 @@ def web(
     shown = f"[{host}]" if ":" in host else host
     _err.print(f"scalewall web on http://{shown}:{port}/ (API docs at /docs); Ctrl+C stops it",
                highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                                           server_header=False))
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits (code 3) when start-up fails, after logging why
+        pass
+    if not server.started:  # uvicorn logged why (host not found, port taken) and returned
+        _fail(OSError(f"could not serve on {shown}:{port}: the host does not resolve to a "
+                      f"local address or the port is taken (uvicorn's message is above)"))
 
 
 def report(
