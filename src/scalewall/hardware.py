@@ -28,6 +28,7 @@ class Accelerator:
     scale_up_domain: int = 1
     scale_out_bytes_per_s: float = 0.0  # per direction
     devices_per_node: int = 1
+    collective_latency_s: float | None = None  # per collective step; default the planner's
     n_compute_units: int | None = None
     matmul_efficiency: float | None = None
     attention_efficiency: float | None = None

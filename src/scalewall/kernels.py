@@ -102,7 +102,7 @@ def device_rates(
         * (accelerator.attention_efficiency or defaults.attention_efficiency),
         wave_overhead_s=defaults.wave_overhead_s,
         kernel_launch_s=defaults.kernel_launch_s,
-        collective_latency_s=defaults.collective_latency_s,
+        collective_latency_s=accelerator.collective_latency_s or defaults.collective_latency_s,
         bytes_per_element=BYTES_PER_ELEMENT["bf16" if precision == "fp8" else precision],
         tiled=accelerator.kind == "gpu",
     )

@@ -205,6 +205,7 @@ def _accelerator(entry: _Entry, key: str) -> Accelerator:
         scale_up_domain=entry.integer("scale_up_domain") or 1,
         scale_out_bytes_per_s=entry.number("scale_out_gb_per_s", scale=GB) or 0.0,
         devices_per_node=entry.integer("devices_per_node") or 1,
+        collective_latency_s=entry.number("collective_latency_us", scale=1e-6),
         n_compute_units=entry.integer("n_compute_units"),
         matmul_efficiency=entry.number("matmul_efficiency", high=1.0),
         attention_efficiency=entry.number("attention_efficiency", high=1.0),

@@ -38,7 +38,6 @@ from scalewall.kernels import DeviceRates, device_rates
 from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
 
 __all__ = [
-    "LPU_NETWORK",
     "WEIGHT_PRECISIONS",
     "InfeasibleServing",
     "ServingMetrics",
@@ -54,30 +53,6 @@ WEIGHT_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4")
 class InfeasibleServing(PlannerError):
     """No configuration serves the model under the constraints given; the message says which
     constraint fails and by how much."""
-
-
-@dataclass(frozen=True)
-class LpuNetwork:
-    """Chip-to-chip network of an SRAM-only chip whose catalog entry lacks one (Groq)."""
-
-    link_bytes_per_s: float  # per chip, per direction
-    domain: int  # chips one software-scheduled network reaches
-    hop_latency_s: float  # per collective step
-    source: str
-
-
-#: Groq TSP network, used only where the accelerator (kind ``lpu``) has no scale-up figures in
-#: the catalog. 16 chip-to-chip links of 4 lanes x 30 Gb/s = 240 GB/s per direction (Linley
-#: Group, "Groq Gets Connected", Microprocessor Report, Nov 2020: "480GB/s of total bandwidth");
-#: up to 10,440 TSPs in one software-scheduled Dragonfly, "less than 3 microseconds of
-#: end-to-end system latency" (Abts et al., "A Software-defined Tensor Streaming Multiprocessor
-#: for Large-scale Machine Learning", ISCA 2022, doi:10.1145/3470496.3527405), taken as the
-#: latency of one collective step (an upper bound). The chips run a static schedule, so there
-#: is no per-kernel launch cost.
-LPU_NETWORK = LpuNetwork(
-    link_bytes_per_s=240e9, domain=10440, hop_latency_s=3e-6,
-    source="Linley Group 2020 (C2C 16 x 4 x 30 Gb/s); Abts et al. ISCA 2022 (<3 us)",
-)
 
 
 def _sixteen_bit(accel: Accelerator) -> str:
@@ -120,26 +95,18 @@ def compute_precision(accel: Accelerator, precision: str) -> str:
 
 
 def serving_rates(
-    accel: Accelerator, cat: Catalog, *, precision: str, lpu_network: LpuNetwork = LPU_NETWORK
+    accel: Accelerator, cat: Catalog, *, precision: str
 ) -> tuple[DeviceRates, DeviceRates]:
     """Achievable rates for the GEMMs and for attention (16-bit) of ``accel``.
 
-    An ``lpu`` chip without catalog scale-up figures gets ``lpu_network`` (sourced above), and no
-    kernel-launch or wave cost: its program is scheduled statically by the compiler.
+    An ``lpu`` chip pays no kernel-launch or wave cost: its program is scheduled statically by
+    the compiler (its chip-to-chip network comes from its catalog entry, like any chip's).
     """
     compute = compute_precision(accel, precision)
     gemm = device_rates(accel, cat.defaults, precision=compute)
     attention = device_rates(accel, cat.defaults, precision=_sixteen_bit(accel))
     if accel.kind == "lpu":
         changes: dict[str, Any] = dict(kernel_launch_s=0.0, wave_overhead_s=0.0)
-        if not accel.scale_up_bytes_per_s:
-            link = lpu_network.link_bytes_per_s * cat.defaults.scale_up_efficiency
-            changes.update(
-                scale_up_bytes_per_s=link,
-                scale_out_bytes_per_s=link,
-                scale_up_domain=lpu_network.domain,
-                collective_latency_s=lpu_network.hop_latency_s,
-            )
         gemm = dataclasses.replace(gemm, **changes)
         attention = dataclasses.replace(attention, **changes)
     return gemm, attention
