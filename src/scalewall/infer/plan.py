@@ -229,8 +229,9 @@ def evaluate_serving(
 
     one = prefill(arch, rates, batch=1.0, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
                   ep=ep_, attention_rates=attention_rates)
-    many = prefill(arch, rates, batch=b, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
-                   ep=ep_, attention_rates=attention_rates)
+    many = one if b.ndim == 0 and float(b) == 1.0 else prefill(
+        arch, rates, batch=b, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_, ep=ep_,
+        attention_rates=attention_rates)
     dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
                       kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
                       grouped_kv_reads=grouped_kv_reads)

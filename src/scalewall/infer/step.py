@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, FloatArray, maximum
 from scalewall.arch.counts import kv_cache_bytes_per_token, param_breakdown
 from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
@@ -160,10 +160,18 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     of distinct experts touched is :math:`E(1 - (1 - k/E)^T)`; each is read once and runs
     :math:`Tk/E_{touched}` tokens (all experts stay resident).
     """
-    out = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
-    for share, _, shapes in layer_gemm_groups(arch, routed_experts=False):
-        for k, n, split in shapes:
-            out = out + share * _gemm_s(T, k, n, split, tp, rates, weight_bytes)
+    # every dense GEMM of the layer in one call: shapes on a leading axis
+    groups = [(share, k, n, split) for share, _, shapes in
+              layer_gemm_groups(arch, routed_experts=False) for k, n, split in shapes]
+    cand = np.broadcast_shapes(np.shape(T), np.shape(tp))
+    tp_ = np.broadcast_to(np.asarray(tp, dtype=float), cand)
+    kk = np.stack([k / tp_ if split == "k" else k + 0.0 * tp_ for _, k, n, split in groups])
+    nn = np.stack([n / tp_ if split == "n" else n + 0.0 * tp_ for _, k, n, split in groups])
+    s = _SPLIT_K.reshape((-1,) + (1,) * kk.ndim)  # (splits, gemms, *candidates)
+    each = matmul_time_s(T, nn, maximum(kk / s, 1.0), rates, batch=s,
+                         operand_bytes=weight_bytes).min(axis=0)
+    share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
+    out = (share * each).sum(axis=0)
     if arch.is_moe:
         E, top = float(arch.n_experts), float(arch.n_active_experts)
         touched = E * (1.0 - (1.0 - top / E) ** T)  # (candidates,)
