@@ -171,7 +171,7 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     each = matmul_time_s(T, nn, maximum(kk / s, 1.0), rates, batch=s,
                          operand_bytes=weight_bytes).min(axis=0)
     share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
-    out = (share * each).sum(axis=0)
+    out: FloatArray = (share * each).sum(axis=0)
     if arch.is_moe:
         E, top = float(arch.n_experts), float(arch.n_active_experts)
         touched = E * (1.0 - (1.0 - top / E) ** T)  # (candidates,)
