@@ -26,6 +26,11 @@ def test_train_plan_matches_public_api(client: Any) -> None:
     assert_allclose(got["footprint"]["energy_j"], want["footprint"]["energy_j"], rtol=1e-12)
     assert_allclose(got["memory"]["total_bytes"], want["memory"]["total_bytes"], rtol=1e-12)
     assert got["search"]["n_enumerated"] == want["search"]["n_enumerated"]
+    # goodput 1: the failure-free run, shorter by the catalog's 0.9
+    ideal = client.post("/api/train/plan", json={**body, "goodput": 1.0}).json()
+    assert ideal["goodput"] == 1.0 and got["goodput"] == 0.9
+    assert_allclose(ideal["footprint"]["duration_s"], 0.9 * got["footprint"]["duration_s"],
+                    rtol=1e-12)
 
 
 def test_pinned_layout_is_evaluated_as_given(client: Any) -> None:
@@ -98,6 +103,8 @@ def test_unknown_name_is_422_with_suggestions(client: Any) -> None:
     ({"tokens": -1}, "tokens"),
     ({"precision": "fp4"}, "precision"),
     ({"zero": 4}, "zero"),
+    ({"goodput": 1.5}, "goodput"),
+    ({"goodput": 0}, "goodput"),
     ({"hardware": "../../etc/passwd"}, "hardware"),
     ({"surprise": 1}, "surprise"),
     ({"compare": ["h100-sxm"] * 13}, "compare"),

@@ -52,6 +52,8 @@
     });
     const pue = v("pue").trim();
     if (pue !== "") body.pue = /^[0-9.]+$/.test(pue) ? parseFloat(pue) : pue;
+    const goodput = v("goodput").trim();
+    if (goodput !== "") body.goodput = parseFloat(goodput);
     return body;
   }
   function serveBody() {
