@@ -45,3 +45,20 @@ def test_korthikanti_step_time_within_5_percent(result):
     errs = sorted(abs(r["error"]) for r in result.rows
                   if r["id"].startswith("kor22-") and r["metric"] == "step_s")
     assert errs[len(errs) // 2] <= 0.05
+
+
+def test_whole_run_metrics_within_15_percent(result):
+    """Device-hours, days, MWh, tCO2e pooled: 15% median (issue 2)."""
+    g = result.groups["whole-run"]
+    assert g["n"] >= 30
+    assert g["median_abs_error"] <= 0.15 and g["met"]
+
+
+def test_groups_pool_the_rows_of_their_metrics(result):
+    g = result.groups["throughput"]
+    errs = sorted(abs(r["error"]) for r in result.rows if r["error"] is not None
+                  and r["metric"] in ("model_tflops_per_device", "hardware_tflops_per_device",
+                                      "mfu", "step_s", "tokens_per_s"))
+    assert g["n"] == len(errs)
+    assert "decode" not in result.groups  # no serving rows in the training file
+    assert set(result.to_dict()) == {"rows", "summary"}  # DESIGN.md's JSON contract

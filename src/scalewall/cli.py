@@ -293,7 +293,7 @@ def validate(
         return
     from scalewall.report.text import validation_tables
 
-    console.print(validation_tables(result.to_dict()))
+    console.print(validation_tables({**result.to_dict(), "groups": result.groups}))
 
 
 @app.command()

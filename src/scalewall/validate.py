@@ -31,6 +31,7 @@ from scalewall.train.plan import TrainingPlan, plan_training
 from scalewall.units import DAY_S, GIB, MWH_J, TFLOP, TONNE_G
 
 __all__ = [
+    "GROUPS",
     "METRICS",
     "SHIPPED_VALIDATION",
     "SHIPPED_VALIDATION_FILES",
@@ -60,6 +61,17 @@ _TRAIN_METRICS: dict[str, Callable[[TrainingPlan], float]] = {
 _INFER_METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "energy_j_per_token")
 METRICS: tuple[str, ...] = (*_TRAIN_METRICS, *_INFER_METRICS, "loss")
 _WHOLE_RUN = ("device_hours", "days", "energy_mwh", "co2_t")
+#: Metric groups pooled as the project's accuracy targets state them: (metrics, target median
+#: absolute error).
+GROUPS: dict[str, tuple[tuple[str, ...], float]] = {
+    "throughput": (("model_tflops_per_device", "hardware_tflops_per_device", "mfu", "step_s",
+                    "tokens_per_s"), 0.10),
+    "whole-run": (_WHOLE_RUN, 0.15),
+    "peak memory": (("peak_memory_gib",), 0.10),
+    "decode": (("tpot_s", "decode_tokens_per_s"), 0.10),
+    "prefill": (("ttft_s",), 0.15),
+    "serving energy": (("energy_j_per_token",), 0.15),
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,23 @@ class ValidationResult:
     rows: list[dict[str, Any]]
     summary: dict[str, dict[str, Any]]
 
+    @property
+    def groups(self) -> dict[str, dict[str, Any]]:
+        """Median absolute error of each pooled group of :data:`GROUPS` that has rows, with
+        its target and whether it is met."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, (metrics, target) in GROUPS.items():
+            errs = [abs(r["error"]) for r in self.rows
+                    if r["metric"] in metrics and r["error"] is not None]
+            if errs:
+                median = float(np.median(errs))
+                out[name] = {"n": len(errs), "median_abs_error": median, "target": target,
+                             "met": median <= target}
+        return out
+
     def to_dict(self) -> dict[str, Any]:
+        """DESIGN.md's JSON contract: exactly ``rows`` and ``summary`` (groups derive from
+        the rows)."""
         return {"rows": self.rows, "summary": self.summary}
 
 

@@ -161,7 +161,12 @@ def validation_tables(result: dict[str, Any]) -> Group:
                         f"{s['median_abs_error']:.1%}" if s["median_abs_error"] is not None
                         else "-",
                         f"{s['max_abs_error']:.1%}" if s["max_abs_error"] is not None else "-")
-    return Group(rows, summary)
+    groups = _table("Pooled as the accuracy targets", "group", "n", "median |error|", "target",
+                    "met")
+    for name, g in result.get("groups", {}).items():
+        groups.add_row(name, str(g["n"]), f"{g['median_abs_error']:.2%}", f"{g['target']:.0%}",
+                       "yes" if g["met"] else "[bold red]no[/bold red]")
+    return Group(rows, summary, groups)
 
 
 
