@@ -233,8 +233,9 @@ def _hop_s(T: FloatArray, arch: Architecture, tp: FloatArray, pp: FloatArray,
            rates: DeviceRates) -> FloatArray:
     """Pipeline send of ``T`` tokens' activations between consecutive stages [s]."""
     bw = group_bandwidth_bytes_per_s(2.0, tp, rates)
-    out: FloatArray = np.where(
-        pp > 1, p2p_time_s(T * arch.hidden_size * ACTIVATION_BYTES / tp, bw, rates), 0.0)
+    with np.errstate(divide="ignore"):  # a chip with no link: only ever pp = 1 there
+        send = p2p_time_s(T * arch.hidden_size * ACTIVATION_BYTES / tp, bw, rates)
+    out: FloatArray = np.where(pp > 1, send, 0.0)
     return out
 
 
