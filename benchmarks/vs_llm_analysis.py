@@ -79,12 +79,10 @@ from scalewall.api import plan_training
 from scalewall.catalog import Catalog, get_catalog
 from scalewall.infer import plan_serving
 from scalewall.infer.plan import ServingPlan
-from scalewall.infer.validate import predict_infer_row
+from scalewall.infer.validate import predict_infer_row, serving_inputs
 from scalewall.validate import (
     SHIPPED_VALIDATION,
     SHIPPED_VALIDATION_FILES,
-    _architecture,
-    _num,
     _predict_train,
     read_validation_csv,
     validate_rows,
@@ -314,29 +312,8 @@ def select_infer_rows(smoke: bool) -> tuple[list[dict[str, str]], list[InferRow]
 
 def serving_call(row: dict[str, str], cat: Catalog) -> Callable[[], ServingPlan]:
     """The ``plan_serving`` call ``predict_infer_row`` makes for ``row``, objects resolved."""
-    rid = row["id"]
-    metric = _cell(row, "metric")
-    arch = _architecture(row, cat, rid)
-    accel = cat.accelerator(_cell(row, "hardware"))
-    prompt = _num(row, "prompt", rid, integer=True)
-    output = _num(row, "output", rid, integer=True) or 1
-    context = _num(row, "context", rid)
-    if prompt is None:
-        prompt = int(context) if context is not None else 0
-    shape_only = not _cell(row, "model") or _cell(row, "layers")
-    if shape_only and not _cell(row, "seq_len"):
-        arch = arch.replace(max_seq_len=max(arch.max_seq_len,
-                                            int(max(prompt + output, context or 0))))
-    kwargs: dict[str, Any] = dict(
-        n_devices=_num(row, "devices", rid, integer=True) or 1,
-        batch=_num(row, "batch", rid, integer=True) or 1, prompt=prompt, output=output,
-        context=context if metric == "tpot_s" else None,
-        precision=_cell(row, "precision") or "bf16",
-        tp=_num(row, "tp", rid, integer=True), pp=_num(row, "pp", rid, integer=True),
-        ep=_num(row, "ep", rid, integer=True) or 1,
-        objective="throughput" if metric == "decode_tokens_per_s" else "latency",
-        pue=_num(row, "pue", rid), catalog=cat,
-    )
+    arch, hardware, kwargs = serving_inputs(row, cat, row["id"])
+    accel = cat.accelerator(hardware)
 
     def one() -> ServingPlan:
         return plan_serving(arch, accel, **kwargs)

@@ -22,15 +22,20 @@ latency metrics, the highest throughput for ``decode_tokens_per_s``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scalewall._errors import CatalogFileError
+from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
 from scalewall.infer.plan import plan_serving
 
-__all__ = ["predict_infer_row"]
+__all__ = ["predict_infer_row", "serving_inputs"]
 
 
-def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
-    """Predicted value of ``row['metric']`` in the metric's unit."""
+def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
+                   ) -> tuple[Architecture, str, dict[str, Any]]:
+    """The model, accelerator and keyword arguments of the :func:`plan_serving` call that
+    predicts ``row`` (benchmarks time this same call)."""
     from scalewall.validate import _architecture, _num, _source_year
 
     metric = (row.get("metric") or "").strip()
@@ -38,10 +43,8 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
     hardware = (row.get("hardware") or "").strip()
     if not hardware:
         raise CatalogFileError(f"row {rownum}: column 'hardware' is required")
-    devices = _num(row, "devices", rownum, integer=True) or 1
-    batch = _num(row, "batch", rownum, integer=True) or 1
-    prompt = _num(row, "prompt", rownum, integer=True)
     output = _num(row, "output", rownum, integer=True) or 1
+    prompt = _num(row, "prompt", rownum, integer=True)
     context = _num(row, "context", rownum)
     if prompt is None:
         prompt = int(context) if context is not None else 0
@@ -56,8 +59,9 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
     if grouped is None:
         year = _source_year(row.get("source") or "")
         grouped = 1.0 if year is None or year >= 2024 else 0.0
-    plan = plan_serving(
-        arch, hardware, n_devices=devices, batch=batch, prompt=prompt, output=output,
+    kwargs: dict[str, Any] = dict(
+        n_devices=_num(row, "devices", rownum, integer=True) or 1,
+        batch=_num(row, "batch", rownum, integer=True) or 1, prompt=prompt, output=output,
         context=context if metric == "tpot_s" else None,
         precision=(row.get("precision") or "bf16").strip(),
         tp=_num(row, "tp", rownum, integer=True), pp=_num(row, "pp", rownum, integer=True),
@@ -65,6 +69,15 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
     )
+    return arch, hardware, kwargs
+
+
+def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
+    """Predicted value of ``row['metric']`` in the metric's unit."""
+    metric = (row.get("metric") or "").strip()
+    arch, hardware, kwargs = serving_inputs(row, catalog, rownum)
+    plan = plan_serving(arch, hardware, **kwargs)
+    batch, context = kwargs["batch"], kwargs["context"]
     m = plan.metrics
     if metric == "ttft_s":
         return float(m.ttft_s if batch == 1 else m.batch_prefill_s)
