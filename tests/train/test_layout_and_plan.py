@@ -106,3 +106,17 @@ def test_bad_inputs(cat):
         plan_training("llama-2-7b", "l40s", n_devices=8, catalog=cat)
     with pytest.raises(InvalidParameter, match=r"precision .bf16. is not supported by groq-lpu"):
         plan_training("llama-2-7b", "groq-lpu", n_devices=1, catalog=cat)
+
+
+def test_stage_layers_scalar_and_vector_agree():
+    import numpy as np
+
+    from scalewall.train.layout import stage_layers
+
+    pp = np.arange(1.0, 21.0)
+    for L in range(1, 131):
+        vec = stage_layers(L, pp)
+        for i, p in enumerate(pp):
+            assert stage_layers(L, float(p)) == tuple(float(v[i]) for v in vec), (L, p)
+    # Llama 3 405B: 126 layers on 16 stages, the embedding and loss each take a layer's slot
+    assert stage_layers(126, 16.0) == (7.0, 8.0, 7.0)
