@@ -68,6 +68,12 @@ def test_serve_plan_matches_public_api(client: Any) -> None:
                         output=128).to_dict()
     assert_allclose(got["tpot_s"], want["tpot_s"], rtol=1e-12)
     assert_allclose(got["ttft_s"], want["ttft_s"], rtol=1e-12)
+    per_head = client.post("/api/serve/plan", json={**body, "grouped_kv_reads": False}).json()
+    want_ph = plan_serving("llama-3.1-70b", "h200-sxm", n_devices=8, batch=32, prompt=1024,
+                           output=128, grouped_kv_reads=False).to_dict()
+    assert per_head["grouped_kv_reads"] is False
+    assert_allclose(per_head["tpot_s"], want_ph["tpot_s"], rtol=1e-12)
+    assert per_head["tpot_s"] > got["tpot_s"]
     r = client.post("/api/serve/compare", json={**body, "compare": ["h100-sxm", "mi300x"]})
     assert [p["hardware"] for p in r.json()["plans"]] == ["h100-sxm", "mi300x"]
 

@@ -62,6 +62,7 @@
       hardware: v("s_hardware"), devices: integer("s_devices", {optional: false}),
       batch: integer("batch", {optional: false}), prompt: integer("prompt", {optional: false, min: 0}),
       output: integer("output", {optional: false}), precision: v("s_precision"),
+      grouped_kv_reads: v("s_kv_reads") !== "per-head",
     });
   }
   function compareList() {
