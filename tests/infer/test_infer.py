@@ -121,6 +121,20 @@ def test_per_query_head_kernels_read_the_cache_once_per_query_head() -> None:
     assert len(v061) == 4 and all(abs(r["error"]) < 0.15 for r in v061), v061
 
 
+def test_mla_decode_attends_in_the_latent_space() -> None:
+    """DeepSeek-V3 decode with absorbed W_UK/W_UV: each of 128 heads does 2 x (512 + 64) +
+    2 x 512 FLOP per cached token (DeepSeek-AI 2024, arXiv:2405.04434, Sec. 2.1.3)."""
+    from scalewall.infer.step import decode_step
+
+    cat = get_catalog()
+    arch = cat.model("deepseek-v3")
+    gemm, _ = serving_rates(cat.accelerator("h200-sxm"), cat, precision="fp8")
+    kw = dict(batch=64.0, weight_bytes=1.0, kv_precision="fp8", tp=8.0)
+    short, long_ = (decode_step(arch, gemm, context=c, **kw) for c in (1024.0, 33792.0))
+    per_token = float(np.asarray(long_.flop - short.flop)) / (64 * 32768)
+    assert per_token == pytest.approx(61 * 128 * 2 * (512 + 64 + 512))
+
+
 def test_lower_precision_decodes_faster_and_fits_more() -> None:
     plans = {p: plan_serving("llama-3.1-70b", "h100-sxm", n_devices=4, batch=16, prompt=1024,
                              output=128, precision=p, tp=4, pp=1)

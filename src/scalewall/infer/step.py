@@ -295,8 +295,14 @@ def decode_step(
                                          float(arch.n_heads) / tp_)
     ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
     a = float(arch.n_heads)
-    qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
-    v = float(arch.v_head_dim) if arch.is_mla else float(arch.d_head)
+    if arch.is_mla:
+        # decode attends in the latent space: W_UK is absorbed into the query and W_UV into
+        # the output (DeepSeek-AI 2024, arXiv:2405.04434, Sec. 2.1.3; FlashMLA), so each head
+        # scores the cached [c_kv; k_rope] (r_kv + d_rope wide) and sums c_kv (r_kv wide)
+        qk = float(arch.kv_lora_rank + arch.qk_rope_head_dim)
+        v = float(arch.kv_lora_rank)
+    else:
+        qk = v = float(arch.d_head)
     attn_flop = arch.n_attention_layers / L * 2.0 * ctx * a * (qk + v) / tp_
     attn = np.maximum(stream_time_s(mb * kv_layer, rates),
                       mb * attn_flop / rates.attention_flop_per_s)
