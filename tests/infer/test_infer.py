@@ -121,6 +121,30 @@ def test_per_query_head_kernels_read_the_cache_once_per_query_head() -> None:
     assert len(v061) == 4 and all(abs(r["error"]) < 0.15 for r in v061), v061
 
 
+def test_blank_batch_throughput_row_uses_the_best_batch_that_fits() -> None:
+    """Offline throughput rows (MLPerf style) publish no batch: the prediction is the
+    highest-throughput power-of-two batch that fits, not batch 1."""
+    from scalewall.infer.validate import predict_infer_row
+
+    cat = get_catalog()
+    row = {"id": "offline", "task": "infer", "model": "llama-2-70b", "hardware": "h100-sxm",
+           "devices": "8", "prompt": "1024", "output": "1024", "precision": "fp8",
+           "metric": "decode_tokens_per_s", "value": "1"}
+    best = predict_infer_row(row, cat, "offline")
+    by_batch = {}
+    for b in (1, 64, 256, 1024, 4096):
+        try:
+            plan = plan_serving("llama-2-70b", "h100-sxm", n_devices=8, batch=b, prompt=1024,
+                                output=1024, precision="fp8", objective="throughput")
+        except InfeasibleServing:
+            continue
+        if plan.feasible:
+            by_batch[b] = float(plan.metrics.decode_tokens_per_s)
+    assert best >= max(by_batch.values()) * (1 - 1e-9)
+    assert best > 20 * by_batch[1]
+    assert predict_infer_row({**row, "batch": "1"}, cat, "one") == pytest.approx(by_batch[1])
+
+
 def test_mla_decode_attends_in_the_latent_space() -> None:
     """DeepSeek-V3 decode with absorbed W_UK/W_UV: each of 128 heads does 2 x (512 + 64) +
     2 x 512 FLOP per cached token (DeepSeek-AI 2024, arXiv:2405.04434, Sec. 2.1.3)."""

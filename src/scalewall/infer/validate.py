@@ -17,14 +17,17 @@ key/value head once per group of query heads; blank, the year in ``source`` deci
 2024, as TensorRT-LLM's XQA kernel and FlashInfer do).
 
 A blank ``tp`` (or ``pp``) lets the planner choose the layout: the fastest per token for
-latency metrics, the highest throughput for ``decode_tokens_per_s``.
+latency metrics, the highest throughput for ``decode_tokens_per_s``. A blank ``batch`` on a
+``decode_tokens_per_s`` row (offline benchmarks such as MLPerf's publish none) is the
+power-of-two batch, up to 4,096, with the highest throughput that still fits in memory; on
+other rows it is 1.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from scalewall._errors import CatalogFileError
+from scalewall._errors import CatalogFileError, PlannerError
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
 from scalewall.infer.plan import plan_serving
@@ -61,7 +64,7 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         grouped = 1.0 if year is None or year >= 2024 else 0.0
     kwargs: dict[str, Any] = dict(
         n_devices=_num(row, "devices", rownum, integer=True) or 1,
-        batch=_num(row, "batch", rownum, integer=True) or 1, prompt=prompt, output=output,
+        batch=_num(row, "batch", rownum, integer=True), prompt=prompt, output=output,
         context=context if metric == "tpot_s" else None,
         precision=(row.get("precision") or "bf16").strip(),
         tp=_num(row, "tp", rownum, integer=True), pp=_num(row, "pp", rownum, integer=True),
@@ -69,7 +72,29 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
     )
+    if kwargs["batch"] is None:
+        kwargs["batch"] = (_peak_throughput_batch(arch, hardware, {**kwargs, "batch": 1})
+                           if metric == "decode_tokens_per_s" else 1)
     return arch, hardware, kwargs
+
+
+_PEAK_BATCHES = tuple(2**k for k in range(13))  # 1 ... 4096
+
+
+def _peak_throughput_batch(arch: Architecture, hardware: str, kwargs: dict[str, Any]) -> int:
+    """The batch of :data:`_PEAK_BATCHES` with the highest deployment throughput that fits."""
+    best, best_tps = 1, -1.0
+    for batch in _PEAK_BATCHES:
+        try:
+            plan = plan_serving(arch, hardware, **{**kwargs, "batch": batch})
+        except PlannerError:
+            break
+        if not plan.feasible:
+            break
+        tps = float(plan.metrics.decode_tokens_per_s)
+        if tps > best_tps:
+            best, best_tps = batch, tps
+    return best
 
 
 def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
