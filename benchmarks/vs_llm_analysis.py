@@ -71,7 +71,7 @@ import logging
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +150,12 @@ def median_ms(fn: Callable[[], object], reps: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1e3
+
+
+def median_of(values: Iterable[float | None]) -> float | None:
+    """Median of the values that exist (None where there are none)."""
+    have = [v for v in values if v is not None]
+    return statistics.median(have) if have else None
 
 
 def megatron_flop_per_iter(row: dict[str, str]) -> float:
@@ -444,10 +450,7 @@ def report(out: list[Row], have_la: bool, reps: int, smoke: bool) -> dict[str, A
             if why:
                 print(f"{'':<34}   {who}: no prediction: {why}")
     sw_med, la_med, g_med = median_abs(sw_errs), median_abs(la_errs), median_abs(guess_errs)
-    sw_times = [r.sw_ms for r in out if r.sw_ms is not None]
-    sw_ms = statistics.median(sw_times) if sw_times else None
-    la_times = [r.la_ms for r in out if r.la_ms is not None]
-    la_ms = statistics.median(la_times) if la_times else None
+    sw_ms, la_ms = median_of(r.sw_ms for r in out), median_of(r.la_ms for r in out)
     n_wins = sum(w == "scalewall" for w in wins) if have_la else None
     n_gwins = sum(w == "scalewall" for w in guess_wins) if have_la else None
     print()
@@ -517,10 +520,7 @@ def report_infer(out: list[InferRow], notes: list[str], have_la: bool,
     if not all(r.exact for r in out):
         print("* not at batch 1 or 64: the closest measured batch for that chip")
     sw_med, la_med = median_abs(sw_errs), median_abs(la_errs)
-    sw_times = [r.sw_ms for r in out if r.sw_ms is not None]
-    sw_ms = statistics.median(sw_times) if sw_times else None
-    la_times = [r.la_ms for r in out if r.la_ms is not None]
-    la_ms = statistics.median(la_times) if la_times else None
+    sw_ms, la_ms = median_of(r.sw_ms for r in out), median_of(r.la_ms for r in out)
     n_wins = sum(w == "scalewall" for w in wins) if have_la else None
     print()
     print(f"inference median |error|: scalewall {fmt(sw_med, '.1%')}" + (

@@ -135,19 +135,21 @@ def _ssm_state_bytes(arch: Architecture, precision: str) -> float:
 _SPLIT_K = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
 
 
-def _gemm_s(T: FloatArray, k: float, n: float, split: str, tp: FloatArray,
-            rates: DeviceRates, weight_bytes: float) -> FloatArray:
-    """One GEMM ``[T, k] x [k, n]`` split by tensor parallelism, at its fastest split-K [s].
+def _gemms_s(T: FloatArray, shapes: list[tuple[float, float, str]], tp: FloatArray,
+             rates: DeviceRates, weight_bytes: float) -> FloatArray:
+    """GEMMs ``[T, k] x [k, n]`` split by tensor parallelism (``split`` names the dimension
+    cut), each at its fastest split-K, in one call [s], shape ``(len(shapes), *candidates)``.
 
     Each split-K slice is a batched problem ``[T, k/s] x [k/s, n]`` (batch ``s``) in
     :func:`~scalewall.kernels.matmul_time_s`, which then also counts the ``s`` partial outputs
     it writes; the library is assumed to pick the fastest ``s``, as it picks the tile.
     """
-    kk = k / tp if split == "k" else k + 0.0 * tp
-    nn = n / tp if split == "n" else n + 0.0 * tp
-    s = _SPLIT_K.reshape((-1,) + (1,) * np.ndim(kk + nn + T))  # (splits, *candidates)
-    k_slice = np.maximum(kk / s, 1.0)
-    out: FloatArray = matmul_time_s(T, nn, k_slice, rates, batch=s,
+    cand = np.broadcast_shapes(np.shape(T), np.shape(tp))
+    tp_ = np.broadcast_to(np.asarray(tp, dtype=float), cand)
+    kk = np.stack([k / tp_ if split == "k" else k + 0.0 * tp_ for k, _, split in shapes])
+    nn = np.stack([n / tp_ if split == "n" else n + 0.0 * tp_ for _, n, split in shapes])
+    s = _SPLIT_K.reshape((-1,) + (1,) * kk.ndim)  # (splits, gemms, *candidates)
+    out: FloatArray = matmul_time_s(T, nn, maximum(kk / s, 1.0), rates, batch=s,
                                     operand_bytes=weight_bytes).min(axis=0)
     return out
 
@@ -160,16 +162,9 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     of distinct experts touched is :math:`E(1 - (1 - k/E)^T)`; each is read once and runs
     :math:`Tk/E_{touched}` tokens (all experts stay resident).
     """
-    # every dense GEMM of the layer in one call: shapes on a leading axis
-    groups = [(share, k, n, split) for share, _, shapes in
+    groups = [(share, (k, n, split)) for share, _, shapes in
               layer_gemm_groups(arch, routed_experts=False) for k, n, split in shapes]
-    cand = np.broadcast_shapes(np.shape(T), np.shape(tp))
-    tp_ = np.broadcast_to(np.asarray(tp, dtype=float), cand)
-    kk = np.stack([k / tp_ if split == "k" else k + 0.0 * tp_ for _, k, n, split in groups])
-    nn = np.stack([n / tp_ if split == "n" else n + 0.0 * tp_ for _, k, n, split in groups])
-    s = _SPLIT_K.reshape((-1,) + (1,) * kk.ndim)  # (splits, gemms, *candidates)
-    each = matmul_time_s(T, nn, maximum(kk / s, 1.0), rates, batch=s,
-                         operand_bytes=weight_bytes).min(axis=0)
+    each = _gemms_s(T, [g[1] for g in groups], tp, rates, weight_bytes)
     share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
     out: FloatArray = (share * each).sum(axis=0)
     if arch.is_moe:
@@ -178,8 +173,8 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
         m = T * top / touched
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
-        expert = _gemm_s(m, h, up * f, "n", tp, rates, weight_bytes) + _gemm_s(
-            m, f, h, "k", tp, rates, weight_bytes)
+        expert = _gemms_s(m, [(h, up * f, "n"), (f, h, "k")], tp, rates,
+                          weight_bytes).sum(axis=0)
         out = out + arch.n_moe_layers / arch.n_layers * touched * expert
     return out
 
