@@ -145,6 +145,23 @@ def test_blank_batch_throughput_row_uses_the_best_batch_that_fits() -> None:
     assert predict_infer_row({**row, "batch": "1"}, cat, "one") == pytest.approx(by_batch[1])
 
 
+def test_batch_none_picks_the_batch_with_the_layout() -> None:
+    """``batch=None`` chooses batch and layout in one evaluation: for throughput the fitting
+    power of two with the most tokens/s (a fixed layout included), for latency batch 1."""
+    kw = dict(n_devices=4, prompt=2048, output=512, precision="bf16")
+    best = plan_serving("llama-3.1-70b", "h100-sxm", batch=None, objective="throughput", **kw)
+    assert best.feasible and 1 < best.batch <= 4096
+    half = plan_serving("llama-3.1-70b", "h100-sxm", batch=best.batch // 2,
+                        objective="throughput", **kw)
+    assert float(half.metrics.decode_tokens_per_s) < float(best.metrics.decode_tokens_per_s)
+    with pytest.raises(InfeasibleServing):  # twice the batch fits under no layout
+        plan_serving("llama-3.1-70b", "h100-sxm", batch=best.batch * 2, **kw)
+    fixed = plan_serving("llama-3.1-70b", "h100-sxm", batch=None, tp=4, pp=1,
+                         objective="throughput", **kw)
+    assert fixed.feasible and (fixed.tp, fixed.pp) == (4, 1) and fixed.batch > 1
+    assert plan_serving("llama-3.1-70b", "h100-sxm", batch=None, **kw).batch == 1
+
+
 def test_mla_decode_attends_in_the_latent_space() -> None:
     """DeepSeek-V3 decode with absorbed W_UK/W_UV: each of 128 heads does 2 x (512 + 64) +
     2 x 512 FLOP per cached token (DeepSeek-AI 2024, arXiv:2405.04434, Sec. 2.1.3)."""

@@ -38,6 +38,7 @@ from scalewall.kernels import DeviceRates, device_rates
 from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
 
 __all__ = [
+    "PEAK_BATCHES",
     "WEIGHT_PRECISIONS",
     "InfeasibleServing",
     "ServingMetrics",
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 WEIGHT_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4")
+#: Batches ``plan_serving(batch=None)`` chooses among: powers of two, 1 ... 4096.
+PEAK_BATCHES = 2.0 ** np.arange(13)
 
 
 class InfeasibleServing(PlannerError):
@@ -345,7 +348,7 @@ def plan_serving(
     hardware: str | Accelerator,
     *,
     n_devices: int = 1,
-    batch: int = 1,
+    batch: int | None = 1,
     prompt: int = 1024,
     output: int = 256,
     context: float | None = None,
@@ -367,7 +370,9 @@ def plan_serving(
     ----------
     model, hardware : catalog names (or objects).
     n_devices : devices in the deployment (``tp * pp * dp``).
-    batch : concurrent sequences per replica. prompt, output : [tokens] per request.
+    batch : concurrent sequences per replica; ``None``: the power of two up to 4,096 that fits
+        and best serves ``objective`` (the highest throughput, or batch 1 for latency), chosen
+        with the layout in one evaluation. prompt, output : [tokens] per request.
     context : [tokens] decode context; default the mean, ``prompt + output / 2``.
     precision : weight precision (bf16, fp16, fp8, int8, int4); kv_precision : default 8-bit
         with 8-bit weights, else 16-bit.
@@ -388,7 +393,7 @@ def plan_serving(
     arch = cat.model(model) if isinstance(model, str) else model
     accel = cat.accelerator(hardware) if isinstance(hardware, str) else hardware
     n_dev = _check_int("n_devices", n_devices)
-    b = _check_int("batch", batch)
+    b = None if batch is None else _check_int("batch", batch)
     sp = _check_int("prompt", prompt, minimum=0)
     so = _check_int("output", output)
     ep_ = _check_int("ep", ep)
@@ -423,13 +428,15 @@ def plan_serving(
             f"tp={tp} x pp={pp} must divide n_devices={n_dev}")
     if arch.is_moe and ep_ > 1 and any(t % ep_ and ep_ % t for t, _ in cands):
         raise InvalidLayout(f"ep={ep_} must divide or be a multiple of tp")
-    T = np.array([c[0] for c in cands], dtype=float)
-    P = np.array([c[1] for c in cands], dtype=float)
+    batches = PEAK_BATCHES if b is None else np.array([float(b)])
+    T = np.repeat([float(c[0]) for c in cands], batches.size)
+    P = np.repeat([float(c[1]) for c in cands], batches.size)
+    B = np.tile(batches, len(cands))
     reserve = _memory_reserve(accel, cat)
     frag = cat.defaults.fragmentation_fraction if accel.kind == "gpu" else 0.0
     wbytes = BYTES_PER_ELEMENT[precision]
     m = evaluate_serving(
-        arch, gemm, attention_rates=attn, batch=b, prompt=sp, output=so, context=context,
+        arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
         capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
         grouped_kv_reads=grouped_kv_reads,
@@ -441,15 +448,18 @@ def plan_serving(
             best_weights = float(np.min(m.weights_bytes_per_device))
             need = int(np.ceil(arch_bytes(arch, wbytes) / (accel.memory_bytes or 1.0)))
             raise InfeasibleServing(
-                f"{arch.label} at {precision} does not fit on {n_dev} x {accel.id} at batch {b} "
-                f"and {sp + so} tokens of context under any tp x pp: the weights alone need "
-                f"{best_weights / 1e9:.2f} GB per device of {accel.memory_bytes / 1e9:.2f} GB "
-                f"at best; at least {need} devices are needed for the weights alone")
+                f"{arch.label} at {precision} does not fit on {n_dev} x {accel.id} at batch "
+                f"{b or 1} and {sp + so} tokens of context under any tp x pp: the weights alone "
+                f"need {best_weights / 1e9:.2f} GB per device of "
+                f"{accel.memory_bytes / 1e9:.2f} GB at best; at least {need} devices are "
+                f"needed for the weights alone")
         i = int(np.argmin(np.where(fits, score, np.inf)))
     else:
-        i = 0
+        # one layout: the best batch that fits, else the smallest (reported as not fitting)
+        i = int(np.argmin(np.where(fits, score, np.inf))) if fits.any() else 0
+    b = int(B[i])
     pick = _take(m, i)
-    t_sel, p_sel = cands[i]
+    t_sel, p_sel = cands[i // batches.size]
     reasons: list[str] = []
     if not bool(np.asarray(pick.fits)):
         need_bytes = float(np.asarray(pick.memory_bytes_per_device))

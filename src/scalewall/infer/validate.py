@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalewall._errors import CatalogFileError, PlannerError
+from scalewall._errors import CatalogFileError
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
 from scalewall.infer.plan import plan_serving
@@ -72,29 +72,9 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
     )
-    if kwargs["batch"] is None:
-        kwargs["batch"] = (_peak_throughput_batch(arch, hardware, {**kwargs, "batch": 1})
-                           if metric == "decode_tokens_per_s" else 1)
+    if kwargs["batch"] is None and metric != "decode_tokens_per_s":
+        kwargs["batch"] = 1
     return arch, hardware, kwargs
-
-
-_PEAK_BATCHES = tuple(2**k for k in range(13))  # 1 ... 4096
-
-
-def _peak_throughput_batch(arch: Architecture, hardware: str, kwargs: dict[str, Any]) -> int:
-    """The batch of :data:`_PEAK_BATCHES` with the highest deployment throughput that fits."""
-    best, best_tps = 1, -1.0
-    for batch in _PEAK_BATCHES:
-        try:
-            plan = plan_serving(arch, hardware, **{**kwargs, "batch": batch})
-        except PlannerError:
-            break
-        if not plan.feasible:
-            break
-        tps = float(plan.metrics.decode_tokens_per_s)
-        if tps > best_tps:
-            best, best_tps = batch, tps
-    return best
 
 
 def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
@@ -102,7 +82,7 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
     metric = (row.get("metric") or "").strip()
     arch, hardware, kwargs = serving_inputs(row, catalog, rownum)
     plan = plan_serving(arch, hardware, **kwargs)
-    batch, context = kwargs["batch"], kwargs["context"]
+    batch, context = plan.batch, kwargs["context"]
     m = plan.metrics
     if metric == "ttft_s":
         return float(m.ttft_s if batch == 1 else m.batch_prefill_s)
