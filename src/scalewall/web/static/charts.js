@@ -24,6 +24,16 @@
       if (a >= from) return Number((x / v).toPrecision(d)).toLocaleString("en-US") + s;
     return Number(x.toPrecision(d)).toLocaleString("en-US");
   }
+  function wrap(text, width) {
+    /* Break text into lines of at most ~width characters at spaces, joined by <br>. */
+    const lines = [""];
+    for (const word of String(text).split(" ")) {
+      const last = lines[lines.length - 1];
+      if (last && last.length + word.length + 1 > width) lines.push(word);
+      else lines[lines.length - 1] = last ? last + " " + word : word;
+    }
+    return lines.join("<br>");
+  }
   function usd(x) { return x === null || x === undefined ? "–" : "$" + num(x); }
   function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
   function label(key) { return key.replace(/_s$|_bytes$|_bytes_per_device$/, "").replace(/_/g, " "); }
@@ -145,9 +155,10 @@
     }], {
       title: {text: `Data: ${num(data.epochs)} epochs of the available tokens`},
       yaxis: {title: {text: "trillion tokens"}, rangemode: "tozero"},
-      annotations: [{xref: "paper", yref: "paper", x: 0, y: -0.22, showarrow: false,
-                     xanchor: "left", text: "available: " + data.source, font: {size: 10}}],
-      margin: {l: 60, r: 20, t: 40, b: 70},
+      annotations: [{xref: "paper", yref: "paper", x: 0, y: -0.16, showarrow: false,
+                     xanchor: "left", yanchor: "top", align: "left",
+                     text: wrap("available: " + data.source, 80), font: {size: 10}}],
+      margin: {l: 60, r: 20, t: 40, b: 80},
     });
   }
 
