@@ -95,4 +95,5 @@ class PlannerDefaults:
     default_pue: float
     default_region: str
     sustained_compute_fraction: float
+    memory_bound_power_fraction: float = 1.0
     sources: Mapping[str, Provenance] = field(default_factory=dict)

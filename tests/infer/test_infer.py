@@ -62,6 +62,28 @@ def test_decode_rows_within_10_percent() -> None:
     assert g["n"] >= 15 and g["median_abs_error"] <= 0.10
 
 
+def test_serving_power_rows_within_15_percent() -> None:
+    """Mean board power while serving, ML.ENERGY v3 (Zeus/NVML): the energy roofline with
+    one calibrated constant holds 15% over the 68 rows it was not calibrated on."""
+    g = validate_csv(INFER_CSV).groups["serving power"]
+    assert g["n"] >= 60 and g["median_abs_error"] <= 0.15
+
+
+def test_power_rises_from_memory_bound_to_the_power_limit() -> None:
+    """An H100 serving Llama 3.1 8B draws 486 W at batch 8 and its 700 W limit from batch
+    ~192 (ML.ENERGY v3); 70B on four H100s draws 441 W per GPU at batch 8 (out of sample)."""
+    kw = dict(prompt=0, output=388, precision="bf16")
+    small = plan_serving("llama-3.1-8b", "h100-sxm", batch=8, **kw)
+    large = plan_serving("llama-3.1-8b", "h100-sxm", batch=256, **kw)
+    assert small.device_power_w == pytest.approx(486.4, rel=0.05)
+    assert large.device_power_w == pytest.approx(690.5, rel=0.05)
+    assert large.device_power_w <= 700.0
+    tp4 = plan_serving("llama-3.1-70b", "h100-sxm", n_devices=4, tp=4, batch=8, **kw)
+    assert tp4.device_power_w == pytest.approx(441.4, rel=0.15)
+    # facility energy adds the host share and PUE to the boards' energy
+    assert small.energy_j_per_token > small.device_energy_j_per_token > 0
+
+
 def test_groq_70b_needs_hundreds_of_chips_and_beats_a_gpu_per_user() -> None:
     """Groq serves Llama 2 70B on 576 chips at about 300 tokens/s per user (TechPowerUp,
     Feb 2024); a GPU server at batch 1 is bandwidth-bound well below that."""

@@ -314,6 +314,7 @@ _DEFAULTS = {
     "default_pue": ("default_pue", 1.0),
     "default_region": ("default_region", 1.0),
     "sustained_compute_fraction": ("sustained_compute_fraction", 1.0),
+    "memory_bound_power_fraction": ("memory_bound_power_fraction", 1.0),
 }
 
 

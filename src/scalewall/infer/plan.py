@@ -143,6 +143,7 @@ class ServingMetrics:
     tokens_per_s_per_user: FloatArray
     requests_per_s: FloatArray  # of the deployment
     busy_fraction: FloatArray  # share of the cycle the chips compute or move memory
+    power_activity: FloatArray  # [0-1] between idle and TDP power, over the cycle
     decode: StepTime
     batch_prefill: StepTime
 
@@ -160,6 +161,7 @@ def evaluate_serving(
     tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, n_devices: ArrayLike | None = None,
     weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
+    memory_bound_power_fraction: float = 1.0,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -176,6 +178,8 @@ def evaluate_serving(
     fragmentation : share of memory the allocator cannot use.
     grouped_kv_reads : decode attention reads each key/value head once per query group
         (see :func:`~scalewall.infer.step.decode_step`).
+    memory_bound_power_fraction : share of a device's idle-to-TDP power range it draws while
+        its memory streams at full bandwidth (``power_activity``; see Notes).
 
     Returns
     -------
@@ -190,6 +194,22 @@ def evaluate_serving(
     Without chunked prefill, the prefills of the other :math:`b - 1` requests of a cycle stall
     every running sequence, so the inter-token latency a user sees is
     :math:`t_{decode} + t_{prefill}(b)(b-1)/(b\\,o)`.
+    Power follows the energy roofline of Choi et al. [1]_: a device draws idle power, plus
+    energy per FLOP and per byte moved. Here the FLOP term reaches the TDP when the tensor
+    cores run at their sustained rate for the whole cycle, and the memory term is a fraction
+    :math:`\\beta` of the idle-to-TDP range when memory streams at its achievable bandwidth;
+    the sum is capped at TDP (the board's power limit lowers clocks beyond it). With
+    :math:`t_F = F/(R\\eta)` the tensor-core time of the cycle's FLOP per device and
+    :math:`t_k` its kernel time, collectives included (memory taken as busy throughout:
+    exact for memory-bound kernels and for collectives, which stream their buffers through
+    memory and over the links; compute-bound kernels reach the cap either way), the activity
+    between idle and TDP is :math:`u = \\min(1, (t_F + \\beta\\,t_k)/t_{cycle})`; pipeline
+    bubbles run at idle.
+
+    References
+    ----------
+    .. [1] J. W. Choi, D. Bedard, R. Fowler, R. Vuduc, "A roofline model of energy", IPDPS
+       2013, doi:10.1109/IPDPS.2013.77.
 
     Examples
     --------
@@ -242,6 +262,11 @@ def evaluate_serving(
     replica_tps = b * so / cycle
     busy_time = (many.gemm_s + many.attention_s + many.elementwise_s
                  + so * (dec.gemm_s + dec.attention_s + dec.elementwise_s))
+    # per device: kernel time (collectives included), and the tensor-core time of the FLOP
+    kernel_s = (busy_time + many.comm_s + so * dec.comm_s) / pp_
+    flop_s = np.minimum((many.flop + so * dec.flop) / (replica * rates.peak_flop_per_s
+                                                     * rates.matmul_efficiency), kernel_s)
+    activity = (flop_s + memory_bound_power_fraction * kernel_s) / cycle
     return ServingMetrics(
         weights_bytes_per_device=weights, kv_bytes_per_device=kv,
         workspace_bytes_per_device=workspace, memory_bytes_per_device=memory,
@@ -251,6 +276,7 @@ def evaluate_serving(
         decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
         tokens_per_s_per_user=1.0 / dec.step_s, requests_per_s=b / cycle * dp,
         busy_fraction=np.clip(busy_time / (pp_ * cycle), 0.0, 1.0) * pp_ / pp_,
+        power_activity=np.clip(activity, 0.0, 1.0),
         decode=dec, batch_prefill=many,
     )
 
@@ -278,6 +304,8 @@ class ServingPlan:
     price_basis: str
     power_w: float | None  # deployment, host and PUE included
     energy_j_per_token: float | None  # per output token, the whole request's energy
+    device_energy_j_per_token: float | None  # the same, accelerator boards only (no host, PUE)
+    device_power_w: float | None  # mean power of one accelerator board while serving
     energy_j_per_request: float | None
     reasons: tuple[str, ...]  # why the deployment does not fit, if it does not
     calibrated: bool = False
@@ -321,6 +349,9 @@ class ServingPlan:
             "price_basis": self.price_basis,
             "power_w": self.power_w,
             "energy_j_per_token": self.energy_j_per_token,
+            "device_energy_j_per_token": self.device_energy_j_per_token,
+            "device_power_w": self.device_power_w,
+            "power_activity": f(m.power_activity),
             "energy_j_per_request": self.energy_j_per_request,
             "decode_step": m.decode.to_dict(), "batch_prefill": m.batch_prefill.to_dict(),
         }
@@ -440,6 +471,7 @@ def plan_serving(
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
         capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
         grouped_kv_reads=grouped_kv_reads,
+        memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
     )
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
@@ -483,13 +515,13 @@ def plan_serving(
     cycle = float(np.asarray(pick.cycle_s))
     prefill_share = float(np.asarray(pick.batch_prefill_s)) / cycle
     tdp = accel.tdp_w
-    energy = power = None
+    energy = power = device_energy = device_power = None
     cost_total = None
     basis = "none: the catalog gives no cloud rate or price for this accelerator"
     if tdp is not None:
         idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
         fp = run_footprint(
-            n_devices=replica, duration_s=cycle, activity=pick.busy_fraction, tdp_w=tdp,
+            n_devices=replica, duration_s=cycle, activity=pick.power_activity, tdp_w=tdp,
             idle_w=idle, host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
             grid_g_per_j=region_entry.grid_g_per_j,
             electricity_usd_per_j=region_entry.electricity_usd_per_j,
@@ -498,6 +530,8 @@ def plan_serving(
             hardware_lifetime_s=d.hardware_lifetime_s,
         )
         energy = float(np.asarray(fp.energy_j))
+        device_power = float(np.asarray(fp.device_power_w))
+        device_energy = device_power * replica * cycle
         power = float(np.asarray(fp.facility_power_w)) * n_dev / replica
         if fp.rental_cost_usd is not None:
             cost_total, basis = float(np.asarray(fp.rental_cost_usd)), "cloud rental"
@@ -517,6 +551,8 @@ def plan_serving(
         context=ctx, metrics=pick, cost_usd_per_input_token=cost_in,
         cost_usd_per_output_token=cost_out, price_basis=basis, power_w=power,
         energy_j_per_token=None if energy is None else energy / (b * so),
+        device_energy_j_per_token=None if device_energy is None else device_energy / (b * so),
+        device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
     )

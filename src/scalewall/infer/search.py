@@ -17,6 +17,7 @@ import numpy as np
 from scalewall._errors import InvalidParameter, PlannerError
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
+from scalewall.footprint import run_footprint
 from scalewall.infer.plan import (
     InfeasibleServing,
     _memory_reserve,
@@ -67,9 +68,9 @@ def search_serving(
     ``tpot_s``.
 
     Cost is device-hours at the catalog's cloud rate, else amortised purchase price (the
-    planner's ownership basis); energy counts devices between idle and TDP by activity, the
-    host share and the default PUE. Accelerators lacking what the objective needs are listed in
-    ``skipped``.
+    planner's ownership basis); energy counts devices between idle and TDP by activity (see
+    :func:`~scalewall.infer.plan.evaluate_serving`), the host share and the default PUE.
+    Accelerators lacking what the objective needs are listed in ``skipped``.
 
     Raises
     ------
@@ -138,8 +139,11 @@ def search_serving(
             else:
                 idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * (
                     tdp or 0.0)
-                power = devices * (idle + ((tdp or 0.0) - idle) * np.asarray(m.busy_fraction)
-                                   + d.host_power_fraction_of_tdp * (tdp or 0.0)) * d.default_pue
+                power = run_footprint(
+                    n_devices=devices, duration_s=1.0, activity=m.power_activity,
+                    tdp_w=tdp or 0.0, idle_w=idle,
+                    host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,
+                    grid_g_per_j=0.0).facility_power_w
                 score = power / tokens_per_s
             score = np.where(ok, score, np.inf)
             i = int(np.argmin(score))
@@ -191,6 +195,7 @@ def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog
         weight_bytes=BYTES_PER_ELEMENT[precision],
         kv_precision=kv_precision_for(precision, accel), capacity_bytes=accel.memory_bytes,
         reserved_bytes=_memory_reserve(accel, cat), fragmentation=frag,
+        memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
     )
 
 

@@ -10,7 +10,10 @@ Metrics and their meaning here:
 - ``decode_tokens_per_s``: output tokens per second of the whole deployment of ``devices``
   devices (``devices / (tp * pp)`` replicas), each running ``batch`` sequences of ``prompt``
   + ``output`` tokens, prefill included. Per-GPU figures are converted to this by the CSV.
-- ``energy_j_per_token``: energy per output token, the request's prefill included.
+- ``energy_j_per_token``: facility energy per output token (devices, their hosts and PUE),
+  the request's prefill included; ``device_energy_j_per_token``: the accelerator boards'
+  share alone, as NVML-based meters (Zeus, ML.ENERGY) measure it; ``device_power_w``: the
+  mean power of one accelerator board while serving [W].
 
 Optional column ``grouped_kv_reads`` (0/1): whether the decode attention kernel reads each
 key/value head once per group of query heads; blank, the year in ``source`` decides (from
@@ -90,10 +93,12 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
         return float(m.tpot_s if context is not None else m.itl_s)
     if metric == "decode_tokens_per_s":
         return float(m.decode_tokens_per_s)
-    if metric == "energy_j_per_token":
-        if plan.energy_j_per_token is None:
+    if metric in ("energy_j_per_token", "device_energy_j_per_token", "device_power_w"):
+        value = getattr(plan, metric)
+        if value is None:
             raise CatalogFileError(f"row {rownum}: {hardware} has no TDP in the catalog")
-        return float(plan.energy_j_per_token)
+        return float(value)
     raise CatalogFileError(
         f"row {rownum}: metric {metric!r} is not an inference metric (ttft_s, tpot_s, "
-        f"decode_tokens_per_s, energy_j_per_token)")
+        f"decode_tokens_per_s, energy_j_per_token, device_energy_j_per_token, "
+        f"device_power_w)")
