@@ -35,6 +35,7 @@ def _row(d: dict[str, Any]) -> list[str]:
         f"{d['tokens_per_s_per_device']:.0f}", f"{d['tokens_per_s_per_user']:.0f}",
         f"{mem['max_batch']:.0f}", f"{mem['max_context']:.0f}",
         _per_million(d["cost_usd_per_input_token"]), _per_million(d["cost_usd_per_output_token"]),
+        "-" if d["device_power_w"] is None else f"{d['device_power_w']:.0f}",
         "-" if d["energy_j_per_token"] is None else f"{d['energy_j_per_token']:.2f}",
         "-" if d["energy_j_per_request"] is None else f"{d['energy_j_per_request'] / 3600:.3f}",
     ]
@@ -42,7 +43,7 @@ def _row(d: dict[str, Any]) -> list[str]:
 
 _COLUMNS = ["hardware", "tp x pp x dp", "batch", "fits", "TTFT ms", "TPOT ms", "ITL ms",
             "tok/s/device", "tok/s/user", "max batch", "max context", "$/M in", "$/M out",
-            "J/token", "Wh/request"]
+            "W/device", "J/token", "Wh/request"]
 
 
 def infer(
