@@ -207,7 +207,7 @@
       {key: "cost", label: "$ per M output tokens", value: usd(p.cost_usd_per_output_token === null ? null : p.cost_usd_per_output_token * 1e6),
        sub: `input ${usd(p.cost_usd_per_input_token === null ? null : p.cost_usd_per_input_token * 1e6)} per M (${p.price_basis || "–"})`},
       {key: "energy", label: "Energy", value: num(p.energy_j_per_token) + " J/token",
-       sub: `${num(p.energy_j_per_request === null ? null : p.energy_j_per_request / 3600)} Wh per request`},
+       sub: `${num(p.energy_j_per_request === null ? null : p.energy_j_per_request / 3600)} Wh per request · ${num(p.device_power_w)} W per device`},
       {key: "memory", label: "Memory per device",
        value: `${num(m.total_bytes_per_device / GIB)} / ${num(m.capacity_bytes / GIB)} GiB`,
        sub: `max batch ${num(m.max_batch)} · max context ${num(m.max_context)}`},
