@@ -2,12 +2,13 @@
 
 The CSV schema is DESIGN.md's validation contract. Optional extra columns, when present:
 ``vpp`` (interleaved stages), ``flash_attention`` and ``dropout`` (0/1), ``recipe``
-(megatron or pytorch), ``overlap_grad_reduce`` and ``overlap_moe_comm`` (0/1), ``goodput``
-(1 where the source's figure is a failure-free estimate from throughput). Blank options
-take the planner's defaults, except that the year in the ``source`` column sets what software
-existed (no FlashAttention before 2023, no sequence parallelism or selective recomputation
-before 2022, no gradient reduction overlapped with backward before 2023), and learned-position
-GPT-style models before 2023 trained with dropout. A row that cannot be predicted gets
+(megatron or pytorch), ``overlap_grad_reduce``, ``prefetch_params`` (ZeRO-3) and
+``overlap_moe_comm`` (0/1), ``goodput`` (1 where the source's figure is a failure-free
+estimate from throughput). Blank options take the planner's defaults, except that the year in
+the ``source`` column sets what software existed (no FlashAttention before 2023, no sequence
+parallelism or selective recomputation before 2022, no gradient reduction or ZeRO-3 gathers
+overlapped with compute before 2023), and learned-position GPT-style models before 2023
+trained with dropout. A row that cannot be predicted gets
 ``error: null`` and a ``reason``; it does not stop the others.
 """
 
@@ -191,11 +192,16 @@ def _predict_train(row: dict[str, str], cat: Catalog, rownum: str) -> TrainingPl
             # Megatron-LM of 2021-22 reduced gradients after backward (Korthikanti et al.
             # 2022, Sec. 6.3)
             fixed["overlap_grad_reduce"] = False
+        if year < 2023 and "prefetch_params" not in fixed:
+            # DeepSpeed ZeRO-3 of 2021 did prefetch, but Narayanan et al.'s Table 2 rows sit
+            # between no overlap and full prefetch overlap, nearer the former (README)
+            fixed["prefetch_params"] = False
         if year < 2022:
             fixed.setdefault("sp", False)
             if "recompute" not in fixed:
                 fixed["recompute"] = ("none", "full")
-    for key in ("flash_attention", "dropout", "overlap_grad_reduce", "overlap_moe_comm"):
+    for key in ("flash_attention", "dropout", "overlap_grad_reduce", "prefetch_params",
+                "overlap_moe_comm"):
         value = _num(row, key, rownum)
         if value is not None:
             fixed[key] = bool(value)

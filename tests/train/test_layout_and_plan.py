@@ -66,6 +66,21 @@ def test_full_recomputation_costs_a_forward_pass(cat):
     assert float(full.memory.activations_bytes) < float(none.memory.activations_bytes)
 
 
+def test_zero3_prefetch_and_gradient_overlap_are_separate_switches(cat):
+    """ZeRO-3's weight gathers hide behind compute when prefetched, whether or not gradient
+    reduction overlaps backward; without prefetch they are exposed."""
+    kw = dict(n_devices=64, n_tokens=1e9, global_batch=64, catalog=cat)
+
+    def step(**opts: bool) -> float:
+        layout = Layout(dp=64, micro_batch=1, zero=3, **opts)
+        return float(plan_training("llama-2-13b", "a100-sxm4-80gb", layout=layout,
+                                   **kw).step.step_s)
+
+    prefetched = step(overlap_grad_reduce=False)
+    assert prefetched == pytest.approx(step())
+    assert step(prefetch_params=False, overlap_grad_reduce=False) > 1.05 * prefetched
+
+
 def test_pipeline_bubble_follows_1f1b(cat):
     plan = plan_training("gpt-3-175b", "a100-sxm4-80gb", n_devices=64, global_batch=64,
                          layout=Layout(tp=8, pp=8, dp=1, micro_batch=1), n_tokens=1e9,
@@ -103,7 +118,7 @@ def test_bad_inputs(cat):
     with pytest.raises(InvalidParameter, match="exceeds the model's maximum context"):
         plan_training("llama-2-7b", "h100-sxm", n_devices=8, seq_len=100_000, catalog=cat)
     with pytest.raises(InvalidParameter, match="no published scale-up or scale-out"):
-        plan_training("llama-2-7b", "l40s", n_devices=8, catalog=cat)
+        plan_training("llama-2-7b", "mi355x", n_devices=8, catalog=cat)
     with pytest.raises(InvalidParameter, match=r"precision .bf16. is not supported by groq-lpu"):
         plan_training("llama-2-7b", "groq-lpu", n_devices=1, catalog=cat)
 

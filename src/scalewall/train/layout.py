@@ -52,6 +52,9 @@ class Layout:
     # gradient reduction overlapped with backward, as PyTorch DDP/FSDP do and Megatron-LM's
     # recommended configurations (--overlap-grad-reduce) have done since 2023
     overlap_grad_reduce: bool = True
+    # ZeRO-3 gathers the next layer's weights during this layer's compute (DeepSpeed's
+    # stage-3 prefetch, FSDP's forward/backward prefetch)
+    prefetch_params: bool = True
     overlap_moe_comm: bool = False  # expert all-to-all hidden behind another micro-batch
 
     @property

@@ -192,7 +192,7 @@ def _evaluate(arch: Architecture, accel: Accelerator, rates: DeviceRates, cat: C
         sp=int(layout.sp), vpp=layout.vpp, micro_batch=layout.micro_batch,
         recompute=("none", "selective", "full").index(layout.recompute), zero=layout.zero,
         flash_attention=layout.flash_attention, dropout=dropout, recipe=recipe,
-        overlap_grad_reduce=overlap,
+        overlap_grad_reduce=overlap, prefetch_params=layout.prefetch_params,
         overlap_moe_comm=layout.overlap_moe_comm, precision=layout.precision,
         peak_bf16_flop_per_s=accel.peak_flop_per_s.get("bf16"),
     )
@@ -260,7 +260,8 @@ def plan_training(
         _positive_number("global_batch", global_batch, integer=True)
     base = layout or Layout(**{k: v for k, v in (fixed or {}).items()
                                if k in ("flash_attention", "dropout", "precision", "recipe",
-                                        "overlap_grad_reduce", "overlap_moe_comm")})
+                                        "overlap_grad_reduce", "prefetch_params",
+                                        "overlap_moe_comm")})
     dev_rates = rates or device_rates(accel, cat.defaults, precision=base.precision)
     if (n_devices or 2) > 1 and not (accel.scale_up_bytes_per_s or accel.scale_out_bytes_per_s):
         raise InvalidParameter(

@@ -395,6 +395,7 @@ def _step(
         cp=c.cp, ep=c.ep, sp=c.sp, vpp=c.vpp, micro_batch=c.micro_batch,
         recompute=c.recompute, zero=c.zero, flash_attention=base.flash_attention,
         dropout=dropout, recipe=recipe, overlap_grad_reduce=overlap,
+        prefetch_params=base.prefetch_params,
         overlap_moe_comm=base.overlap_moe_comm, precision=base.precision,
         peak_bf16_flop_per_s=accelerator.peak_flop_per_s.get("bf16"),
     )

@@ -159,7 +159,8 @@ def training_step(
     ep: ArrayLike = 1, sp: ArrayLike = 0, vpp: ArrayLike = 1, micro_batch: ArrayLike = 1,
     recompute: ArrayLike = 0, zero: ArrayLike = 1, flash_attention: bool = True,
     dropout: bool = False, recipe: str = "megatron", overlap_grad_reduce: bool = True,
-    overlap_moe_comm: bool = False, peak_bf16_flop_per_s: float | None = None,
+    prefetch_params: bool = True, overlap_moe_comm: bool = False,
+    peak_bf16_flop_per_s: float | None = None,
     precision: str = "bf16",
 ) -> StepBreakdown:
     """Time of one optimizer step and its breakdown.
@@ -335,10 +336,11 @@ def training_step(
     dp_s = dp_sync(dense_local, dp_group, dp_bw)
     if arch.is_moe:
         dp_s = dp_s + dp_sync(expert_local, ep_group, ep_dp_bw)
-    # ZeRO-3 prefetches each layer's weights during the previous layer's compute, so its
-    # gathers hide behind the whole step; otherwise only the last backward passes hide the sync
-    window = where(zero_ >= 3, m * micro_s, stage_b * pp_) if overlap_grad_reduce \
-        else 0.0 * stage_b
+    # ZeRO-3 with prefetch gathers each layer's weights during the previous layer's compute,
+    # so its traffic hides behind the whole step; otherwise only the last backward passes
+    # hide the gradient sync, when it overlaps backward at all
+    grad_window = stage_b * pp_ if overlap_grad_reduce else 0.0 * stage_b
+    window = where(zero_ >= 3, m * micro_s if prefetch_params else grad_window, grad_window)
     dp_exposed = maximum(dp_s - window, 0.0)
     local = dense_local + expert_local
     shard = where(zero_ >= 1, dp_group, 1.0)
