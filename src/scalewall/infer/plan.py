@@ -179,7 +179,8 @@ def evaluate_serving(
     grouped_kv_reads : decode attention reads each key/value head once per query group
         (see :func:`~scalewall.infer.step.decode_step`).
     memory_bound_power_fraction : share of a device's idle-to-TDP power range it draws while
-        its memory streams at full bandwidth (``power_activity``; see Notes).
+        its memory streams at full bandwidth (``power_activity``; see Notes); the planner
+        passes the catalog's (0.6), and the default 1 puts every busy second at TDP.
 
     Returns
     -------
