@@ -5,6 +5,7 @@ Registered by :func:`scalewall.cli._register_optional_apps` through :func:`regis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,12 +19,20 @@ from scalewall._cli_common import fail as _fail
 from scalewall._cli_common import parse_amount
 from scalewall._cli_common import print_json as _print_json
 from scalewall._errors import InvalidParameter, PlannerError
+from scalewall.laws import plots
 
 __all__ = ["register"]
 
 laws_app = typer.Typer(help="Scaling laws: compute-optimal models, predicted loss, fitting your "
                        "own runs, comparing laws.", no_args_is_help=True)
 console = Console()
+
+
+def _with_plot(out: dict[str, Any], plot: Path | None, draw: Callable[[Path], object]) -> None:
+    """Draw the figure into ``--plot`` FILE, when given, and record its path in ``out``."""
+    if plot is not None:
+        draw(plot)
+        out["plot"] = str(plot)
 
 
 
@@ -153,11 +162,8 @@ def optimal(
         else:
             out = _inference_aware(inference_tokens, target_loss, like_params, law.value,
                                    hardware, catalog, lcat)
-        if plot is not None:
-            from scalewall.laws.plots import plot_frontier
-
-            plot_frontier(_frontier_curves([law.value], lcat), plot, marker=marker)
-            out["plot"] = str(plot)
+        _with_plot(out, plot, lambda p: plots.plot_frontier(
+            _frontier_curves([law.value], lcat), p, marker=marker))
     except PlannerError as exc:
         _fail(exc)
     if as_json:
@@ -249,12 +255,9 @@ def loss(
             out["loss_penalty"] = out["loss_repeated"] - value
             curves[f"{u:.3g} unique tokens"] = loss_data_constrained(n, grid, u, law=law.value,
                                                                      catalog=lcat)
-        if plot is not None:
-            from scalewall.laws.plots import plot_loss_curve
-
-            plot_loss_curve(grid, curves, plot, title=f"predicted loss, {law.value}",
-                            marker=(d, out.get("loss_repeated", value)))
-            out["plot"] = str(plot)
+        _with_plot(out, plot, lambda p: plots.plot_loss_curve(
+            grid, curves, p, title=f"predicted loss, {law.value}",
+            marker=(d, out.get("loss_repeated", value))))
     except PlannerError as exc:
         _fail(exc)
     if as_json:
@@ -288,11 +291,7 @@ def fit(
         result = fit_law(runs, n_bootstrap=bootstrap, n_starts=None if starts == "all"
                          else int(starts), seed=seed, drop_highest=drop_highest)
         out = result.to_dict()
-        if plot is not None:
-            from scalewall.laws.plots import plot_fit
-
-            plot_fit(result, plot)
-            out["plot"] = str(plot)
+        _with_plot(out, plot, lambda p: plots.plot_fit(result, p))
     except PlannerError as exc:
         _fail(exc)
     if as_json:
@@ -328,11 +327,8 @@ def compare(
         names = [s.strip() for s in laws.split(",") if s.strip()]
         rows = [get_compute_optimal(flop, law=name, catalog=lcat).to_dict() for name in names]
         out: dict[str, Any] = {"train_flop": flop, "laws": rows}
-        if plot is not None:
-            from scalewall.laws.plots import plot_frontier
-
-            plot_frontier(_frontier_curves([r["law"] for r in rows], lcat), plot)
-            out["plot"] = str(plot)
+        _with_plot(out, plot, lambda p: plots.plot_frontier(
+            _frontier_curves([r["law"] for r in rows], lcat), p))
     except PlannerError as exc:
         _fail(exc)
     if as_json:
@@ -396,11 +392,7 @@ def data(
             hardware=hardware, catalog=cat, laws_catalog=get_laws_catalog(laws_catalog or []),
         )
         out = report.to_dict()
-        if plot is not None:
-            from scalewall.laws.plots import plot_data_budget
-
-            plot_data_budget(report, plot)
-            out["plot"] = str(plot)
+        _with_plot(out, plot, lambda p: plots.plot_data_budget(report, p))
     except PlannerError as exc:
         _fail(exc)
     if as_json:
