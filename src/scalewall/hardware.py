@@ -53,6 +53,13 @@ class Accelerator:
     def label(self) -> str:
         return self.name or self.id
 
+    def idle_power_w(self, idle_fraction_of_tdp: float) -> float:
+        """Idle power [W]: the catalog's figure, else the planner's share of the TDP (0 W
+        for a chip with neither)."""
+        if self.idle_w is not None:
+            return self.idle_w
+        return idle_fraction_of_tdp * (self.tdp_w or 0.0)
+
 
 @dataclass(frozen=True)
 class Region:

@@ -142,7 +142,6 @@ class ServingMetrics:
     tokens_per_s_per_device: FloatArray
     tokens_per_s_per_user: FloatArray
     requests_per_s: FloatArray  # of the deployment
-    busy_fraction: FloatArray  # share of the cycle the chips compute or move memory
     power_activity: FloatArray  # [0-1] between idle and TDP power, over the cycle
     decode: StepTime
     batch_prefill: StepTime
@@ -261,10 +260,9 @@ def evaluate_serving(
                       grouped_kv_reads=grouped_kv_reads)
     cycle = many.step_s + so * dec.step_s
     replica_tps = b * so / cycle
-    busy_time = (many.gemm_s + many.attention_s + many.elementwise_s
-                 + so * (dec.gemm_s + dec.attention_s + dec.elementwise_s))
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
-    kernel_s = (busy_time + many.comm_s + so * dec.comm_s) / pp_
+    kernel_s = (many.gemm_s + many.attention_s + many.elementwise_s + many.comm_s
+                + so * (dec.gemm_s + dec.attention_s + dec.elementwise_s + dec.comm_s)) / pp_
     flop_s = np.minimum((many.flop + so * dec.flop) / (replica * rates.peak_flop_per_s
                                                      * rates.matmul_efficiency), kernel_s)
     activity = (flop_s + memory_bound_power_fraction * kernel_s) / cycle
@@ -276,7 +274,6 @@ def evaluate_serving(
         itl_s=(many.step_s * (b - 1.0) / b + so * dec.step_s) / so, cycle_s=cycle,
         decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
         tokens_per_s_per_user=1.0 / dec.step_s, requests_per_s=b / cycle * dp,
-        busy_fraction=np.clip(busy_time / (pp_ * cycle), 0.0, 1.0) * pp_ / pp_,
         power_activity=np.clip(activity, 0.0, 1.0),
         decode=dec, batch_prefill=many,
     )
@@ -520,10 +517,10 @@ def plan_serving(
     cost_total = None
     basis = "none: the catalog gives no cloud rate or price for this accelerator"
     if tdp is not None:
-        idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
         fp = run_footprint(
             n_devices=replica, duration_s=cycle, activity=pick.power_activity, tdp_w=tdp,
-            idle_w=idle, host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
+            idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
+            host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
             grid_g_per_j=region_entry.grid_g_per_j,
             electricity_usd_per_j=region_entry.electricity_usd_per_j,
             cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,

@@ -137,11 +137,9 @@ def search_serving(
             if objective == "cost":
                 score = devices * float(hourly or 0.0) / HOUR_S / tokens_per_s
             else:
-                idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * (
-                    tdp or 0.0)
                 power = run_footprint(
                     n_devices=devices, duration_s=1.0, activity=m.power_activity,
-                    tdp_w=tdp or 0.0, idle_w=idle,
+                    tdp_w=tdp or 0.0, idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
                     host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,
                     grid_g_per_j=0.0).facility_power_w
                 score = power / tokens_per_s

@@ -123,7 +123,7 @@ def inference_cost(
     d = cat.defaults
     region = cat.region(d.default_region)
     tdp = accel.tdp_w or 0.0
-    idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
+    idle = accel.idle_power_w(d.idle_fraction_of_tdp)
     fp = run_footprint(
         n_devices=1.0, duration_s=device_s, activity=activity, tdp_w=tdp, idle_w=idle,
         host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,

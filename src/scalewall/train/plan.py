@@ -319,7 +319,7 @@ def plan_training(
     pue_value = _pue_value(cat, pue)
     # no published power figure: energy, carbon and electricity come out as unknown (NaN)
     tdp = accel.tdp_w if accel.tdp_w is not None else float("nan")
-    idle = accel.idle_w if accel.idle_w is not None else d.idle_fraction_of_tdp * tdp
+    idle = accel.idle_power_w(d.idle_fraction_of_tdp)
     fp = run_footprint(
         n_devices=n_devices, duration_s=duration, activity=busy, tdp_w=tdp, idle_w=idle,
         host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,

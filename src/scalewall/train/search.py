@@ -341,8 +341,7 @@ def search_layouts(
     c, mem = c.take(keep), _take(mem, keep)
     step = _concat(steps)
     tdp = accelerator.tdp_w or 0.0
-    idle = accelerator.idle_w if accelerator.idle_w is not None else (
-        defaults.idle_fraction_of_tdp * tdp)
+    idle = accelerator.idle_power_w(defaults.idle_fraction_of_tdp)
     busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
     power = device_power_w(activity=busy, tdp_w=tdp, idle_w=idle) + (
         defaults.host_power_fraction_of_tdp * tdp)
