@@ -16,13 +16,12 @@ import numpy as np
 from scalewall._errors import InvalidLayout, InvalidParameter
 from scalewall._types import BoolArray, FloatArray
 from scalewall.arch.model import Architecture
-from scalewall.footprint import device_power_w
+from scalewall.footprint import run_footprint
 from scalewall.hardware import Accelerator, PlannerDefaults
 from scalewall.kernels import DeviceRates
 from scalewall.train.layout import RECOMPUTE, Layout, resolved_options
 from scalewall.train.memory import MemoryBreakdown, training_memory
 from scalewall.train.step import StepBreakdown, training_step
-from scalewall.units import HOUR_S
 
 __all__ = [
     "OBJECTIVES",
@@ -340,19 +339,22 @@ def search_layouts(
     keep = np.flatnonzero(fits)
     c, mem = c.take(keep), _take(mem, keep)
     step = _concat(steps)
-    tdp = accelerator.tdp_w or 0.0
-    idle = accelerator.idle_power_w(defaults.idle_fraction_of_tdp)
-    busy = (step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s
-    power = device_power_w(activity=busy, tdp_w=tdp, idle_w=idle) + (
-        defaults.host_power_fraction_of_tdp * tdp)
-    energy = n_devices * step.step_s * power * pue
-    if accelerator.cloud_usd_per_hour is not None:
-        cost = n_devices * step.step_s / HOUR_S * accelerator.cloud_usd_per_hour
-    elif accelerator.price_usd is not None:
-        cost = (n_devices * step.step_s * accelerator.price_usd
-                * defaults.capex_overhead_factor / defaults.hardware_lifetime_s)
-    else:
-        cost = np.full_like(step.step_s, np.nan)
+    # one step of every candidate, as the plan's footprint counts a run (rental, else the
+    # amortised purchase without electricity)
+    fp = run_footprint(
+        n_devices=n_devices, duration_s=step.step_s,
+        activity=(step.gemm_s + step.attention_s + step.elementwise_s) / step.step_s,
+        tdp_w=accelerator.tdp_w or 0.0,
+        idle_w=accelerator.idle_power_w(defaults.idle_fraction_of_tdp),
+        host_fraction_of_tdp=defaults.host_power_fraction_of_tdp, pue=pue, grid_g_per_j=0.0,
+        cloud_usd_per_hour=accelerator.cloud_usd_per_hour, price_usd=accelerator.price_usd,
+        capex_overhead_factor=defaults.capex_overhead_factor,
+        hardware_lifetime_s=defaults.hardware_lifetime_s,
+    )
+    energy = fp.energy_j
+    cost = fp.rental_cost_usd if fp.rental_cost_usd is not None else (
+        fp.ownership_cost_usd if fp.ownership_cost_usd is not None
+        else np.full_like(step.step_s, np.nan))
     score = {"time": step.step_s, "cost": cost, "energy": energy}[objective]
     if objective == "cost" and np.isnan(score).all():
         raise InvalidParameter(
