@@ -24,7 +24,9 @@ from scalewall._types import ArrayLike, FloatArray, as_float
 from scalewall.hardware import Accelerator, PlannerDefaults
 from scalewall.units import BYTES_PER_ELEMENT
 
-__all__ = ["DeviceRates", "device_rates", "matmul_time_s", "stream_time_s"]
+__all__ = [
+    "DeviceRates", "device_rates", "matmul_time_s", "split_k_matmul_time_s", "stream_time_s",
+]
 
 # Output tile shapes a GEMM library chooses between (rows, cols). Smaller tiles fill more
 # compute units on small problems but reuse each loaded operand less: their sustained rate is
@@ -160,6 +162,41 @@ def matmul_time_s(
     bytes_moved = (m0 * k0 + k0 * n0 + m0 * n0) * (b0 * element)
     memory_s = bytes_moved / rates.memory_bandwidth_bytes_per_s
     out: FloatArray = np.maximum(compute_s, memory_s) + rates.kernel_launch_s
+    return out
+
+
+# Split-K factors a GEMM library may choose for skinny problems: the K dimension is cut into
+# this many slices computed by separate tiles and summed (cuBLAS and CUTLASS "split-K"), so a
+# GEMM with few output tiles still spreads its operand reads over every compute unit.
+_SPLIT_K = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+
+
+def split_k_matmul_time_s(
+    m: ArrayLike, n: ArrayLike, k: ArrayLike, rates: DeviceRates, *,
+    operand_bytes: float | None = None,
+) -> FloatArray:
+    """Time of ``[m, k] x [k, n]`` at the fastest split-K [s]: what a GEMM library's heuristic
+    picks for skinny problems (decode, short prefill), as it picks the tile.
+
+    Each split-K slice is a batched problem ``[m, k/s] x [k/s, n]`` (batch ``s``) in
+    :func:`matmul_time_s`, which then also counts the ``s`` partial outputs it writes.
+
+    Examples
+    --------
+    A 128-token projection of a 70B model's MLP on one H100 (measured 327 us by Vidur's
+    profiling, ``tests/reference/vidur_gemm.csv``):
+
+    >>> from scalewall.catalog import load_catalog
+    >>> cat = load_catalog()
+    >>> r = device_rates(cat.accelerator("h100-sxm"), cat.defaults)
+    >>> round(float(split_k_matmul_time_s(128, 57344, 8192, r)) * 1e6)
+    325
+    """
+    m0, n0, k0 = (np.asarray(x, dtype=float) for x in (m, n, k))
+    ndim = max(m0.ndim, n0.ndim, k0.ndim)
+    s = _SPLIT_K.reshape((-1,) + (1,) * ndim)  # (splits, *shape)
+    out: FloatArray = matmul_time_s(m0, n0, np.maximum(k0 / s, 1.0), rates, batch=s,
+                                    operand_bytes=operand_bytes).min(axis=0)
     return out
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray, maximum
+from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import kv_cache_bytes_per_token, param_breakdown
 from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
@@ -40,7 +40,12 @@ from scalewall.comm import (
     group_bandwidth_bytes_per_s,
     p2p_time_s,
 )
-from scalewall.kernels import DeviceRates, matmul_time_s, stream_time_s
+from scalewall.kernels import (
+    DeviceRates,
+    matmul_time_s,
+    split_k_matmul_time_s,
+    stream_time_s,
+)
 from scalewall.units import BYTES_PER_ELEMENT
 
 __all__ = [
@@ -129,29 +134,16 @@ def _ssm_state_bytes(arch: Architecture, precision: str) -> float:
     return ssm_state_bytes_per_sequence(arch, precision=precision) if arch.n_ssm_layers else 0.0
 
 
-# Split-K factors a GEMM library may choose for skinny problems: the K dimension is cut into
-# this many slices computed by separate tiles and summed (cuBLAS and CUTLASS "split-K"), so a
-# decode GEMM with few output tiles still spreads its weight read over every compute unit.
-_SPLIT_K = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
-
-
 def _gemms_s(T: FloatArray, shapes: list[tuple[float, float, str]], tp: FloatArray,
              rates: DeviceRates, weight_bytes: float) -> FloatArray:
     """GEMMs ``[T, k] x [k, n]`` split by tensor parallelism (``split`` names the dimension
-    cut), each at its fastest split-K, in one call [s], shape ``(len(shapes), *candidates)``.
-
-    Each split-K slice is a batched problem ``[T, k/s] x [k/s, n]`` (batch ``s``) in
-    :func:`~scalewall.kernels.matmul_time_s`, which then also counts the ``s`` partial outputs
-    it writes; the library is assumed to pick the fastest ``s``, as it picks the tile.
-    """
+    cut), each at its fastest split-K (:func:`~scalewall.kernels.split_k_matmul_time_s`), in
+    one call [s], shape ``(len(shapes), *candidates)``."""
     cand = np.broadcast_shapes(np.shape(T), np.shape(tp))
     tp_ = np.broadcast_to(np.asarray(tp, dtype=float), cand)
     kk = np.stack([k / tp_ if split == "k" else k + 0.0 * tp_ for k, _, split in shapes])
     nn = np.stack([n / tp_ if split == "n" else n + 0.0 * tp_ for _, n, split in shapes])
-    s = _SPLIT_K.reshape((-1,) + (1,) * kk.ndim)  # (splits, gemms, *candidates)
-    out: FloatArray = matmul_time_s(T, nn, maximum(kk / s, 1.0), rates, batch=s,
-                                    operand_bytes=weight_bytes).min(axis=0)
-    return out
+    return split_k_matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes)
 
 
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
