@@ -103,4 +103,5 @@ class PlannerDefaults:
     default_region: str
     sustained_compute_fraction: float
     memory_bound_power_fraction: float = 1.0
+    request_overhead_s: float = 0.0
     sources: Mapping[str, Provenance] = field(default_factory=dict)

@@ -235,6 +235,8 @@ def test_hybrid_is_cheaper_at_long_context() -> None:
     (dict(precision="fp8", hardware="a100-sxm4-80gb"), "not supported by a100"),
     (dict(n_devices=1, hardware="a100-sxm4-80gb"), "does not fit"),
     (dict(precision="int3"), "precision must be one of"),
+    (dict(request_overhead_s=float("nan")), "request_overhead_s must be in"),
+    (dict(request_overhead_s=-1e-3), "request_overhead_s must be in"),
 ])
 def test_bad_input(kwargs: dict[str, object], match: str) -> None:
     args: dict[str, object] = dict(hardware="h100-sxm", n_devices=8, batch=1, prompt=128,
@@ -244,6 +246,28 @@ def test_bad_input(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(PlannerError, match=match):
         plan_serving("llama-3.1-70b", str(hw), **args)  # type: ignore[arg-type]
     assert issubclass(InvalidParameter, PlannerError)
+
+
+def test_request_overhead_is_charged_once_per_prefill() -> None:
+    """The engine's host time per request (0.9 ms, Vidur's vLLM profile) lands on the time to
+    first token and on each cycle's batched prefill; decode steps are untouched."""
+    kw = dict(n_devices=1, batch=8, prompt=128, output=64)
+    engine = plan_serving("llama-3-8b", "h100-sxm", **kw)  # type: ignore[arg-type]
+    kernels = plan_serving("llama-3-8b", "h100-sxm", request_overhead_s=0.0,
+                           **kw)  # type: ignore[arg-type]
+    assert engine.request_overhead_s == pytest.approx(0.9e-3)
+    assert engine.to_dict()["request_overhead_s"] == pytest.approx(0.9e-3)
+    m, k = engine.metrics, kernels.metrics
+    assert float(m.ttft_s) - float(k.ttft_s) == pytest.approx(0.9e-3, rel=1e-9)
+    assert float(m.batch_prefill_s) - float(k.batch_prefill_s) == pytest.approx(0.9e-3)
+    assert float(m.tpot_s) == float(k.tpot_s)
+    assert float(m.cycle_s) - float(k.cycle_s) == pytest.approx(0.9e-3)
+    # a validation row timed on the kernels alone says so with request_overhead_ms = 0
+    row = next(r for r in validate_csv(INFER_CSV).rows
+               if r["id"] == "h200-llama-3-8b-shape-prefill2048")
+    assert row["predicted"] == pytest.approx(
+        float(plan_serving("llama-3-8b", "h200-sxm", prompt=2048, output=1,
+                           request_overhead_s=0.0).metrics.ttft_s), rel=1e-9)
 
 
 def test_batch_over_memory_is_explicitly_infeasible() -> None:
@@ -278,3 +302,8 @@ def test_cli_json_table_all_and_search() -> None:
     assert r.exit_code == 1 and "TPOT target" in r.output
     r = runner.invoke(app, ["infer", "--precision", "fp8", "--hardware", "a100-sxm4-80gb"])
     assert r.exit_code == 1 and "InvalidParameter" in r.output
+    r = runner.invoke(app, ["infer", "--hardware", "h100-sxm", "--request-overhead-ms", "0",
+                            "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["request_overhead_s"] == 0.0
+    r = runner.invoke(app, ["infer", "--request-overhead-ms", "-1"])
+    assert r.exit_code == 2 and "request-overhead-ms" in r.output

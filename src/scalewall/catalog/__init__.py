@@ -315,6 +315,7 @@ _DEFAULTS = {
     "default_region": ("default_region", 1.0),
     "sustained_compute_fraction": ("sustained_compute_fraction", 1.0),
     "memory_bound_power_fraction": ("memory_bound_power_fraction", 1.0),
+    "request_overhead_ms": ("request_overhead_s", 1e-3),
 }
 
 

@@ -63,6 +63,10 @@ def infer(
     grouped_kv: Annotated[bool, typer.Option("--grouped-kv/--per-head-kv", help="Decode "
                           "attention reads each key/value head once per query group (kernels "
                           "since 2024), or once per query head (2023 kernels).")] = True,
+    request_overhead_ms: Annotated[float | None, typer.Option(
+        min=0.0, max=10000.0, help="Serving-engine host time per prefill [ms] (scheduling, "
+        "input preparation, first-token sampling); default the catalog's 0.9, 0 for kernels "
+        "alone.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Find the cheapest configuration "
                       "meeting --ttft and --tpot at --rps.")] = False,
     ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
@@ -115,7 +119,9 @@ def infer(
                 plan = plan_serving(
                     model, name, n_devices=devices, batch=batch, prompt=prompt, output=output,
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
-                    grouped_kv_reads=grouped_kv, catalog=cat)
+                    grouped_kv_reads=grouped_kv, catalog=cat,
+                    request_overhead_s=None if request_overhead_ms is None
+                    else request_overhead_ms / 1e3)
             except PlannerError as exc:
                 if hardware != "all":
                     raise

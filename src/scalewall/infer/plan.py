@@ -160,7 +160,7 @@ def evaluate_serving(
     tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, n_devices: ArrayLike | None = None,
     weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
-    memory_bound_power_fraction: float = 1.0,
+    memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -180,6 +180,10 @@ def evaluate_serving(
     memory_bound_power_fraction : share of a device's idle-to-TDP power range it draws while
         its memory streams at full bandwidth (``power_activity``; see Notes); the planner
         passes the catalog's (0.6), and the default 1 puts every busy second at TDP.
+    request_overhead_s : [s] host time per prefill iteration in which the devices wait
+        (scheduling, input preparation, sampling the first token); added to the time to first
+        token and to each cycle's batched prefill. The planner passes the catalog's (0.9 ms,
+        measured by Vidur on a vLLM-based engine); the default 0 is kernels only.
 
     Returns
     -------
@@ -258,7 +262,10 @@ def evaluate_serving(
     dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
                       kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
                       grouped_kv_reads=grouped_kv_reads)
-    cycle = many.step_s + so * dec.step_s
+    overhead = np.asarray(request_overhead_s, dtype=float)
+    ttft = one.step_s + overhead
+    batch_prefill = many.step_s + overhead
+    cycle = batch_prefill + so * dec.step_s
     replica_tps = b * so / cycle
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
     kernel_s = (many.gemm_s + many.attention_s + many.elementwise_s + many.comm_s
@@ -270,8 +277,8 @@ def evaluate_serving(
         weights_bytes_per_device=weights, kv_bytes_per_device=kv,
         workspace_bytes_per_device=workspace, memory_bytes_per_device=memory,
         capacity_bytes=capacity_bytes, fits=fits, max_batch=max_batch, max_context=max_context,
-        ttft_s=one.step_s, batch_prefill_s=many.step_s, tpot_s=dec.step_s,
-        itl_s=(many.step_s * (b - 1.0) / b + so * dec.step_s) / so, cycle_s=cycle,
+        ttft_s=ttft, batch_prefill_s=batch_prefill, tpot_s=dec.step_s,
+        itl_s=(batch_prefill * (b - 1.0) / b + so * dec.step_s) / so, cycle_s=cycle,
         decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
         tokens_per_s_per_user=1.0 / dec.step_s, requests_per_s=b / cycle * dp,
         power_activity=np.clip(activity, 0.0, 1.0),
@@ -308,6 +315,7 @@ class ServingPlan:
     reasons: tuple[str, ...]  # why the deployment does not fit, if it does not
     calibrated: bool = False
     grouped_kv_reads: bool = True  # decode attention reads each KV head once per query group
+    request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
 
     @property
     def feasible(self) -> bool:
@@ -327,6 +335,7 @@ class ServingPlan:
             "ep": self.ep, "batch": self.batch, "prompt": self.prompt, "output": self.output,
             "decode_context": self.context, "feasible": self.feasible,
             "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
+            "request_overhead_s": self.request_overhead_s,
             "reasons": list(self.reasons),
             "memory": {
                 "weights_bytes_per_device": f(m.weights_bytes_per_device),
@@ -391,6 +400,7 @@ def plan_serving(
     pue: float | None = None,
     rates: DeviceRates | None = None,
     grouped_kv_reads: bool = True,
+    request_overhead_s: float | None = None,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -412,6 +422,9 @@ def plan_serving(
     grouped_kv_reads : the decode attention kernel reads each key/value head once per group
         of query heads (default, kernels since 2024); False for the per-query-head kernels of
         2023 (see :func:`~scalewall.infer.step.decode_step`).
+    request_overhead_s : [s] serving-engine host time per prefill (see
+        :func:`evaluate_serving`); default the catalog's ``request_overhead_ms``, 0 for
+        kernels alone.
 
     Raises
     ------
@@ -435,6 +448,11 @@ def plan_serving(
             f"context must be in [0, {arch.max_seq_len}] (the model's maximum), got {context!r}")
     if objective not in ("latency", "throughput"):
         raise InvalidParameter(f"objective must be latency or throughput, got {objective!r}")
+    overhead = (cat.defaults.request_overhead_s if request_overhead_s is None
+                else float(request_overhead_s))
+    if not 0.0 <= overhead <= 10.0:
+        raise InvalidParameter(
+            f"request_overhead_s must be in [0, 10] seconds, got {request_overhead_s!r}")
     gemm, attn = serving_rates(accel, cat, precision=precision)
     if rates is not None:
         gemm, attn = calibrated_serving_rates(attn, rates)
@@ -470,6 +488,7 @@ def plan_serving(
         capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
         grouped_kv_reads=grouped_kv_reads,
         memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
+        request_overhead_s=overhead,
     )
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
@@ -553,6 +572,7 @@ def plan_serving(
         device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
+        request_overhead_s=overhead,
     )
 
 

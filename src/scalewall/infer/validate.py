@@ -17,7 +17,9 @@ Metrics and their meaning here:
 
 Optional column ``grouped_kv_reads`` (0/1): whether the decode attention kernel reads each
 key/value head once per group of query heads; blank, the year in ``source`` decides (from
-2024, as TensorRT-LLM's XQA kernel and FlashInfer do).
+2024, as TensorRT-LLM's XQA kernel and FlashInfer do). Optional column
+``request_overhead_ms``: the serving engine's host time per prefill; blank, the catalog's
+(0.9 ms); 0 for a figure timed on the kernels alone, without a serving engine.
 
 A blank ``tp`` (or ``pp``) lets the planner choose the layout: the fastest per token for
 latency metrics, the highest throughput for ``decode_tokens_per_s``. A blank ``batch`` on a
@@ -75,6 +77,9 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
     )
+    overhead_ms = _num(row, "request_overhead_ms", rownum)
+    if overhead_ms is not None:
+        kwargs["request_overhead_s"] = overhead_ms * 1e-3
     if kwargs["batch"] is None and metric != "decode_tokens_per_s":
         kwargs["batch"] = 1
     return arch, hardware, kwargs
