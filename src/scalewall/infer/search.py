@@ -4,7 +4,11 @@ For each accelerator and weight precision (categorical, a short loop), every com
 tensor degree x pipeline degree x batch is evaluated in one call of
 :func:`scalewall.infer.plan.evaluate_serving`; infeasible cells (memory, TTFT, TPOT) are masked
 and the argmin of the objective is taken. Replicas are added until the deployment carries the
-offered traffic.
+offered traffic and the time to first token *under that traffic* meets the target: a request
+waits for the decode step in flight to end (half a step on average), then for a free slot of
+its replica's batch (a multi-server queue, :mod:`scalewall.infer.queueing`), then for its
+prefill. A replica run near saturation queues requests without bound, so the fewest replicas
+that carry the traffic are not always enough.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from scalewall.infer.plan import (
     plan_serving,
     serving_rates,
 )
+from scalewall.infer.queueing import queue_wait_s
 from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
 
 __all__ = ["SearchResult", "search_serving"]
 
 _POW2 = 2.0 ** np.arange(0, 11)  # 1 ... 1024
+# replica counts tried, as multiples of the fewest that keep each replica below saturation
+_REPLICA_STEPS = np.array([1.0, 1.05, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0])
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ def search_serving(
     ``requests_per_s`` requests of ``prompt`` + ``output`` tokens within ``ttft_s`` and
     ``tpot_s``.
 
+    ``ttft_s`` is met by the time to first token at the offered load, queueing included (the
+    result reports ``queue_wait_s``, ``ttft_unloaded_s`` and each replica's ``utilization``).
     Cost is device-hours at the catalog's cloud rate, else amortised purchase price (the
     planner's ownership basis); energy counts devices between idle and TDP by activity (see
     :func:`~scalewall.infer.plan.evaluate_serving`), the host share and the default PUE.
@@ -122,7 +131,9 @@ def search_serving(
             m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision)
             n_cand += T.size
             fits = np.asarray(m.fits, dtype=bool)
-            ttft, tpot = np.asarray(m.ttft_s), np.asarray(m.itl_s)
+            tpot = np.asarray(m.itl_s)
+            # a request arrives during a decode step and waits for it to end before its prefill
+            ttft = np.asarray(m.ttft_s) + 0.5 * np.asarray(m.tpot_s)
             if fits.any():
                 i_t = np.where(fits, ttft, np.inf).min()
                 if i_t < fastest_ttft:
@@ -130,8 +141,19 @@ def search_serving(
                 i_p = np.where(fits, tpot, np.inf).min()
                 if i_p < fastest_tpot:
                     fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}"
-            ok = fits & (ttft <= ttft_s) & (tpot <= tpot_s)
-            replicas = np.ceil(requests_per_s / np.asarray(m.requests_per_s))
+            # replicas: from the fewest that carry the traffic below saturation up to 4x
+            # that, each a queue of `batch` slots held for a cycle (see queueing.py)
+            capacity = np.asarray(m.requests_per_s)  # per replica
+            r_min = np.floor(requests_per_s / capacity) + 1.0
+            R = np.ceil(r_min[..., None] * _REPLICA_STEPS)  # (tp, pp, batch, steps)
+            wait = queue_wait_s(B[..., None], requests_per_s / R,
+                                np.asarray(m.cycle_s)[..., None])
+            loaded = ttft[..., None] + wait
+            meets = (loaded <= ttft_s) & (fits & (tpot <= tpot_s))[..., None]
+            k = np.argmax(meets, axis=-1)[..., None]  # the fewest replicas that meet both
+            ok = np.take_along_axis(meets, k, axis=-1)[..., 0]
+            replicas = np.take_along_axis(R, k, axis=-1)[..., 0]
+            wait = np.take_along_axis(wait, k, axis=-1)[..., 0]
             devices = replicas * T * P
             tokens_per_s = requests_per_s * output
             if objective == "cost":
@@ -152,9 +174,11 @@ def search_serving(
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
-                    "ttft_s": float(ttft[idx]), "tpot_s": float(tpot[idx]),
-                    "requests_per_s_capacity": float(np.asarray(m.requests_per_s)[idx]
-                                                     * replicas[idx]),
+                    "ttft_s": float(ttft[idx] + wait[idx]), "queue_wait_s": float(wait[idx]),
+                    "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
+                    "tpot_s": float(tpot[idx]),
+                    "utilization": float(requests_per_s / (capacity[idx] * replicas[idx])),
+                    "requests_per_s_capacity": float(capacity[idx] * replicas[idx]),
                     "cost_usd_per_output_token": (float(devices[idx]) * float(hourly)
                                                   / HOUR_S / tokens_per_s
                                                   if hourly is not None else None),

@@ -1,0 +1,57 @@
+"""Queueing delay of a serving replica (scalewall.infer.queueing) and the search's use of it."""
+
+from __future__ import annotations
+
+from math import factorial
+
+import numpy as np
+import pytest
+
+from scalewall.infer import search_serving
+from scalewall.infer.queueing import erlang_c, queue_wait_s
+
+
+def _erlang_c_by_sum(c: int, a: float) -> float:
+    """Textbook Erlang C by its finite sums (Gross et al., Sec. 2.3)."""
+    head = sum(a**k / factorial(k) for k in range(c))
+    tail = a**c / factorial(c) * c / (c - a)
+    return tail / (head + tail)
+
+
+@pytest.mark.parametrize("c, a", [(1, 0.3), (2, 1.0), (10, 7.5), (32, 28.7), (64, 40.0)])
+def test_erlang_c_matches_the_finite_sum(c: int, a: float) -> None:
+    assert float(erlang_c(c, a)) == pytest.approx(_erlang_c_by_sum(c, a), rel=1e-9)
+
+
+def test_erlang_c_holds_for_thousands_of_slots_and_saturates() -> None:
+    """A batch of 1,024 at 98% load: the log-space form stays finite (the sums overflow)."""
+    p = erlang_c(np.array([1024.0, 1024.0, 4.0]), np.array([1003.5, 1024.0, 5.0]))
+    assert 0.0 < p[0] < 1.0
+    assert p[1] == 1.0 and p[2] == 1.0
+
+
+def test_single_slot_wait_is_pollaczek_khinchine() -> None:
+    """M/D/1 waits rho S / (2 (1 - rho)); M/M/1 (cv^2 = 1) twice that."""
+    rho = np.array([0.1, 0.5, 0.9])  # arrivals x service time
+    assert queue_wait_s(1, rho / 2.0, 2.0) == pytest.approx(rho * 2.0 / (2 * (1 - rho)))
+    assert queue_wait_s(1, rho / 2.0, 2.0, service_cv2=1.0) == pytest.approx(
+        rho * 2.0 / (1 - rho))
+    assert np.isinf(queue_wait_s(8, 5.0, 2.0))  # 10 slots' worth of work on 8 slots
+
+
+def test_search_ttft_counts_the_queue_at_the_offered_load() -> None:
+    """At 5 requests/s a cheap deployment runs near saturation: the search reports its wait,
+    and a tighter TTFT target buys headroom instead of being met by the idle-replica TTFT."""
+    kw = dict(requests_per_s=5, prompt=1024, output=256, tpot_s=0.05,
+              hardware=["h100-sxm", "h200-sxm"])
+    loose = search_serving("llama-3.1-70b", ttft_s=2.0, **kw)  # type: ignore[arg-type]
+    tight = search_serving("llama-3.1-70b", ttft_s=0.1, **kw)  # type: ignore[arg-type]
+    for r, target in ((loose, 2.0), (tight, 0.1)):
+        assert r.feasible and r.best is not None
+        b = r.best
+        assert b["utilization"] < 1.0
+        assert b["ttft_s"] >= b["ttft_unloaded_s"] + b["queue_wait_s"]
+        assert b["ttft_s"] <= target
+    assert loose.best is not None and tight.best is not None
+    assert tight.best["queue_wait_s"] < loose.best["queue_wait_s"]
+    assert tight.best["utilization"] <= loose.best["utilization"]
