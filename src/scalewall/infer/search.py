@@ -124,8 +124,10 @@ def search_serving(
             except PlannerError:
                 continue  # the chip lacks this precision
             domain = max(gemm.scale_up_domain, 1)
-            tps = _POW2[_POW2 <= min(domain, 64)]
-            pps = _POW2[_POW2 <= 256]
+            linked = bool(gemm.scale_up_bytes_per_s or gemm.scale_out_bytes_per_s)
+            # a chip with no published link is searched on one device per replica only
+            tps = _POW2[_POW2 <= (min(domain, 64) if linked else 1)]
+            pps = _POW2[_POW2 <= (256 if linked else 1)]
             bs = _POW2[_POW2 <= max_batch]
             T, P, B = np.meshgrid(tps, pps, bs, indexing="ij")  # (tp, pp, batch)
             m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision)
@@ -155,16 +157,17 @@ def search_serving(
             replicas = np.take_along_axis(R, k, axis=-1)[..., 0]
             wait = np.take_along_axis(wait, k, axis=-1)[..., 0]
             devices = replicas * T * P
-            tokens_per_s = requests_per_s * output
+            # ranked per second of service ($/s or W): the offered tokens/s is the same for
+            # every candidate, and dividing by it first overflows at tiny request rates
             if objective == "cost":
-                score = devices * float(hourly or 0.0) / HOUR_S / tokens_per_s
+                score = devices * float(hourly or 0.0) / HOUR_S
             else:
                 power = run_footprint(
                     n_devices=devices, duration_s=1.0, activity=m.power_activity,
                     tdp_w=tdp or 0.0, idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
                     host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,
                     grid_g_per_j=0.0).facility_power_w
-                score = power / tokens_per_s
+                score = power
             score = np.where(ok, score, np.inf)
             i = int(np.argmin(score))
             if score.flat[i] < best_score:
@@ -180,9 +183,9 @@ def search_serving(
                     "utilization": float(requests_per_s / (capacity[idx] * replicas[idx])),
                     "requests_per_s_capacity": float(capacity[idx] * replicas[idx]),
                     "cost_usd_per_output_token": (float(devices[idx]) * float(hourly)
-                                                  / HOUR_S / tokens_per_s
+                                                  / HOUR_S / (requests_per_s * output)
                                                   if hourly is not None else None),
-                    "energy_j_per_output_token": float(score.flat[i])
+                    "energy_j_per_output_token": best_score / (requests_per_s * output)
                     if objective == "energy" else None,
                 }
     if best is None:
