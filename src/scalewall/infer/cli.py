@@ -143,6 +143,8 @@ def infer(
     for d in plans:
         for reason in d["reasons"]:
             _out.print(f"{d['hardware']}: {reason}", highlight=False)
+    if len(plans) == 1:  # with --hardware all, one line per chip would bury the table
+        _out.print(plans[0]["evidence"]["note"], style="dim", highlight=False, soft_wrap=True)
     for name, why in skipped.items():
         _out.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
 

@@ -113,7 +113,7 @@ def plan_report(plan: TrainingPlan) -> Group:
     data.add_row("tokens available", si(plan.data.tokens_available))
     data.add_row("epochs over available", _num(plan.data.epochs, ",.3f"))
     data.caption = plan.data.source
-    note = Text(d["note"], style="dim")
+    note = Text(d["note"] + "\n" + d["evidence"]["note"], style="dim")
     return Group(head, mem, step, thr, run, data, note)
 
 

@@ -174,7 +174,7 @@
     await C.costChart($("#chart-cost"), plan.footprint);
     await C.dataChart($("#chart-data"), plan.data);
     $("#plan-note").textContent = `${C.num(plan.n_params)} parameters, ${C.num(plan.train_flop)} FLOP, ` +
-      `${plan.layout_searched ? "layout searched over " + C.num(plan.search ? plan.search.n_enumerated : 0) + " candidates" : "layout as given"}; ${plan.note}`;
+      `${plan.layout_searched ? "layout searched over " + C.num(plan.search ? plan.search.n_enumerated : 0) + " candidates" : "layout as given"}; ${plan.note}. ${plan.evidence.note}.`;
   }
   async function runCompare() {
     const names = compareList();
@@ -195,6 +195,7 @@
     reveal("serve");
     $("#serve-title").textContent = `Serving ${plan.model} on ${plan.n_devices} × ${plan.hardware}`;
     cards($("#serve-cards"), C.serveCards(plan));
+    $("#serve-note").textContent = `${plan.evidence.note}.`;
     await C.serveMemoryChart($("#chart-serve-memory"), plan.memory);
     await C.stepChart($("#chart-serve-step"), plan.decode_step, C.SERVE_STEP,
                       `Decode step ${C.num(plan.decode_step.step_s * 1e3)} ms, by part`);
