@@ -55,3 +55,29 @@ def test_search_ttft_counts_the_queue_at_the_offered_load() -> None:
     assert loose.best is not None and tight.best is not None
     assert tight.best["queue_wait_s"] < loose.best["queue_wait_s"]
     assert tight.best["utilization"] <= loose.best["utilization"]
+
+
+def test_plan_at_an_offered_load_reports_its_queue_or_its_overload() -> None:
+    from scalewall._errors import InvalidParameter
+    from scalewall.infer import plan_serving
+
+    kw = dict(n_devices=8, batch=32, prompt=1024, output=256, tp=4, pp=1)
+    idle = plan_serving("llama-3.1-70b", "h100-sxm", **kw)  # type: ignore[arg-type]
+    assert idle.to_dict()["load"] is None
+    capacity = float(idle.metrics.requests_per_s)  # two replicas of tp 4
+    light = plan_serving("llama-3.1-70b", "h100-sxm", requests_per_s=0.2 * capacity,
+                         **kw)  # type: ignore[arg-type]
+    busy = plan_serving("llama-3.1-70b", "h100-sxm", requests_per_s=0.95 * capacity,
+                        **kw)  # type: ignore[arg-type]
+    assert light.feasible and busy.feasible
+    assert light.utilization == pytest.approx(0.2) and busy.utilization == pytest.approx(0.95)
+    assert light.ttft_loaded_s is not None and busy.ttft_loaded_s is not None
+    assert float(idle.metrics.ttft_s) < light.ttft_loaded_s < busy.ttft_loaded_s
+    assert busy.queue_wait_s is not None and busy.queue_wait_s > 10 * (light.queue_wait_s or 0)
+    over = plan_serving("llama-3.1-70b", "h100-sxm", requests_per_s=1.5 * capacity,
+                        **kw)  # type: ignore[arg-type]
+    assert not over.feasible and "grows without bound" in over.reasons[0]
+    assert over.to_dict()["load"]["ttft_s"] is None
+    with pytest.raises(InvalidParameter, match="requests_per_s must be in"):
+        plan_serving("llama-3.1-70b", "h100-sxm", requests_per_s=-1.0,
+                     **kw)  # type: ignore[arg-type]

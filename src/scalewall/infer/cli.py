@@ -72,7 +72,10 @@ def infer(
     ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
     tpot: Annotated[float, typer.Option(help="Time per output token target [ms] for "
                     "--search.")] = 100.0,
-    rps: Annotated[float, typer.Option(help="Requests per second for --search.")] = 1.0,
+    rps: Annotated[float | None, typer.Option(
+        min=1e-9, max=1e9, help="Offered load [requests/s]: with --search the "
+        "traffic to serve (default 1); otherwise adds the utilization and the time to first "
+        "token at that load, queueing included.")] = None,
     objective: Annotated[str, typer.Option(help="--search objective: cost or energy.")]
     = "cost",
     catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog "
@@ -92,7 +95,7 @@ def infer(
         if search:
             names = None if hardware == "all" else [hardware]
             result = search_serving(
-                model, hardware=names, requests_per_s=rps, prompt=prompt, output=output,
+                model, hardware=names, requests_per_s=rps or 1.0, prompt=prompt, output=output,
                 ttft_s=ttft / 1e3, tpot_s=tpot / 1e3, objective=objective, catalog=cat)
             if as_json:
                 _json(result.to_dict())
@@ -121,7 +124,7 @@ def infer(
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
                     grouped_kv_reads=grouped_kv, catalog=cat,
                     request_overhead_s=None if request_overhead_ms is None
-                    else request_overhead_ms / 1e3)
+                    else request_overhead_ms / 1e3, requests_per_s=rps)
             except PlannerError as exc:
                 if hardware != "all":
                     raise
@@ -143,6 +146,13 @@ def infer(
     for d in plans:
         for reason in d["reasons"]:
             _out.print(f"{d['hardware']}: {reason}", highlight=False)
+    for d in plans:
+        load = d["load"]
+        if load is not None and load["ttft_s"] is not None:
+            _out.print(f"{d['hardware']} at {load['requests_per_s']:g} requests/s: "
+                       f"{load['utilization']:.0%} of capacity, queue wait "
+                       f"{load['queue_wait_s'] * 1e3:.1f} ms, time to first token "
+                       f"{load['ttft_s'] * 1e3:.1f} ms", highlight=False)
     if len(plans) == 1:  # with --hardware all, one line per chip would bury the table
         _out.print(plans[0]["evidence"]["note"], style="dim", highlight=False, soft_wrap=True)
     for name, why in skipped.items():

@@ -28,6 +28,7 @@ from scalewall.catalog import Catalog, get_catalog
 from scalewall.evidence import SERVING_GROUPS, evidence_for
 from scalewall.footprint import run_footprint
 from scalewall.hardware import Accelerator
+from scalewall.infer.queueing import ttft_under_load_s
 from scalewall.infer.step import (
     StepTime,
     decode_step,
@@ -317,6 +318,10 @@ class ServingPlan:
     calibrated: bool = False
     grouped_kv_reads: bool = True  # decode attention reads each KV head once per query group
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
+    requests_per_s: float | None = None  # offered load, when given
+    utilization: float | None = None  # of the replicas' capacity at that load
+    queue_wait_s: float | None = None  # mean wait for a free slot at that load
+    ttft_loaded_s: float | None = None  # mean time to first token at that load
 
     @property
     def feasible(self) -> bool:
@@ -337,6 +342,9 @@ class ServingPlan:
             "decode_context": self.context, "feasible": self.feasible,
             "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
             "request_overhead_s": self.request_overhead_s,
+            "load": None if self.requests_per_s is None else {
+                "requests_per_s": self.requests_per_s, "utilization": self.utilization,
+                "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s},
             "reasons": list(self.reasons),
             "memory": {
                 "weights_bytes_per_device": f(m.weights_bytes_per_device),
@@ -403,6 +411,7 @@ def plan_serving(
     rates: DeviceRates | None = None,
     grouped_kv_reads: bool = True,
     request_overhead_s: float | None = None,
+    requests_per_s: float | None = None,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -427,6 +436,10 @@ def plan_serving(
     request_overhead_s : [s] serving-engine host time per prefill (see
         :func:`evaluate_serving`); default the catalog's ``request_overhead_ms``, 0 for
         kernels alone.
+    requests_per_s : offered load [requests/s], spread over the ``dp`` replicas: adds the
+        utilization, the mean wait for a free slot and the mean time to first token at that
+        load (:func:`~scalewall.infer.queueing.ttft_under_load_s`); a load beyond the
+        deployment's capacity is reported as a reason it does not serve.
 
     Raises
     ------
@@ -455,6 +468,9 @@ def plan_serving(
     if not 0.0 <= overhead <= 10.0:
         raise InvalidParameter(
             f"request_overhead_s must be in [0, 10] seconds, got {request_overhead_s!r}")
+    if requests_per_s is not None and not 0.0 < requests_per_s <= 1e9:
+        raise InvalidParameter(
+            f"requests_per_s must be in (0, 1e9], got {requests_per_s!r}")
     gemm, attn = serving_rates(accel, cat, precision=precision)
     if rates is not None:
         gemm, attn = calibrated_serving_rates(attn, rates)
@@ -524,6 +540,21 @@ def plan_serving(
         reasons.append(
             f"memory: {need_bytes / 1e9:.2f} GB per device needed, {usable / 1e9:.2f} GB usable; "
             f"at most {int(np.asarray(pick.max_batch))} sequences of {sp + so} tokens fit")
+    load: dict[str, float | None] = {}
+    if requests_per_s is not None:
+        per_replica = requests_per_s / (n_dev // (t_sel * p_sel))
+        cycle_s = float(np.asarray(pick.cycle_s))
+        loaded, wait = ttft_under_load_s(pick.ttft_s, pick.tpot_s, batch=b,
+                                         arrival_rate=per_replica, cycle_s=cycle_s)
+        util = per_replica * cycle_s / b
+        load = {"requests_per_s": float(requests_per_s), "utilization": util,
+                "queue_wait_s": float(wait), "ttft_loaded_s": float(loaded)}
+        if util >= 1.0:
+            load["queue_wait_s"] = load["ttft_loaded_s"] = None
+            reasons.append(
+                f"load: {requests_per_s:g} requests/s is {util:.0%} of the deployment's "
+                f"capacity ({requests_per_s / util:.3g} requests/s at batch {b}); the queue "
+                f"grows without bound")
     # --- cost and energy of one cycle of the replica ---
     d = cat.defaults
     region_entry = cat.region(region or d.default_region)
@@ -574,7 +605,7 @@ def plan_serving(
         device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
-        request_overhead_s=overhead,
+        request_overhead_s=overhead, **load,
     )
 
 

@@ -24,7 +24,7 @@ from scipy.special import gammaincc, gammaln
 
 from scalewall._types import ArrayLike, FloatArray
 
-__all__ = ["erlang_c", "queue_wait_s"]
+__all__ = ["erlang_c", "queue_wait_s", "ttft_under_load_s"]
 
 
 def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
@@ -95,3 +95,19 @@ def queue_wait_s(
         mmc = erlang_c(c, a) * s / (c - a)
         out: FloatArray = np.where(a < c, mmc * (1.0 + service_cv2) / 2.0, np.inf)
     return out
+
+
+def ttft_under_load_s(
+    ttft_s: ArrayLike, tpot_s: ArrayLike, *, batch: ArrayLike, arrival_rate: ArrayLike,
+    cycle_s: ArrayLike,
+) -> tuple[FloatArray, FloatArray]:
+    """Mean time to first token of a replica under load, and the queue wait in it [s].
+
+    A request arrives during a decode step and waits for it to end (half a step on average),
+    then for one of the replica's ``batch`` slots, each held for a ``cycle_s``
+    (:func:`queue_wait_s` with ``arrival_rate`` requests/s offered to the replica), then for
+    its own prefill, ``ttft_s``.
+    """
+    wait = queue_wait_s(batch, arrival_rate, cycle_s)
+    out: FloatArray = np.asarray(ttft_s, dtype=float) + 0.5 * np.asarray(tpot_s) + wait
+    return out, wait

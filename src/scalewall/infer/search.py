@@ -29,7 +29,7 @@ from scalewall.infer.plan import (
     plan_serving,
     serving_rates,
 )
-from scalewall.infer.queueing import queue_wait_s
+from scalewall.infer.queueing import ttft_under_load_s
 from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
 
 __all__ = ["SearchResult", "search_serving"]
@@ -134,8 +134,9 @@ def search_serving(
             n_cand += T.size
             fits = np.asarray(m.fits, dtype=bool)
             tpot = np.asarray(m.itl_s)
-            # a request arrives during a decode step and waits for it to end before its prefill
-            ttft = np.asarray(m.ttft_s) + 0.5 * np.asarray(m.tpot_s)
+            # unloaded: no queue, but the decode step in flight still ends first
+            ttft = ttft_under_load_s(m.ttft_s, m.tpot_s, batch=B, arrival_rate=0.0,
+                                     cycle_s=m.cycle_s)[0]
             if fits.any():
                 i_t = np.where(fits, ttft, np.inf).min()
                 if i_t < fastest_ttft:
@@ -148,9 +149,10 @@ def search_serving(
             capacity = np.asarray(m.requests_per_s)  # per replica
             r_min = np.floor(requests_per_s / capacity) + 1.0
             R = np.ceil(r_min[..., None] * _REPLICA_STEPS)  # (tp, pp, batch, steps)
-            wait = queue_wait_s(B[..., None], requests_per_s / R,
-                                np.asarray(m.cycle_s)[..., None])
-            loaded = ttft[..., None] + wait
+            loaded, wait = ttft_under_load_s(
+                np.asarray(m.ttft_s)[..., None], np.asarray(m.tpot_s)[..., None],
+                batch=B[..., None], arrival_rate=requests_per_s / R,
+                cycle_s=np.asarray(m.cycle_s)[..., None])
             meets = (loaded <= ttft_s) & (fits & (tpot <= tpot_s))[..., None]
             k = np.argmax(meets, axis=-1)[..., None]  # the fewest replicas that meet both
             ok = np.take_along_axis(meets, k, axis=-1)[..., 0]
