@@ -76,6 +76,13 @@ def test_serve_plan_matches_public_api(client: Any) -> None:
     assert per_head["tpot_s"] > got["tpot_s"]
     r = client.post("/api/serve/compare", json={**body, "compare": ["h100-sxm", "mi300x"]})
     assert [p["hardware"] for p in r.json()["plans"]] == ["h100-sxm", "mi300x"]
+    loaded = client.post("/api/serve/plan", json={**body, "requests_per_s": 2.0,
+                                                  "request_overhead_ms": 0}).json()
+    want_l = plan_serving("llama-3.1-70b", "h200-sxm", n_devices=8, batch=32, prompt=1024,
+                          output=128, requests_per_s=2.0, request_overhead_s=0.0).to_dict()
+    assert loaded["load"] == want_l["load"] and loaded["load"]["ttft_s"] > loaded["ttft_s"]
+    assert loaded["request_overhead_s"] == 0.0
+    assert got["evidence"]["groups"]["decode"]["n"] > 10
 
 
 def test_serve_search(client: Any) -> None:

@@ -117,6 +117,12 @@ class ServeRequest(_Strict):
     grouped_kv_reads: bool = Field(
         default=True, description="Decode attention reads each key/value head once per query "
         "group (kernels since 2024); false: once per query head (2023 kernels).")
+    request_overhead_ms: float | None = Field(
+        default=None, ge=0.0, le=10_000.0, description="Serving-engine host time per prefill "
+        "[ms]; null: the catalog's (0.9); 0: kernels alone.")
+    requests_per_s: float | None = Field(
+        default=None, gt=0.0, le=1e9, description="Offered load: adds the utilization, queue "
+        "wait and time to first token at that load (`load`).")
 
 
 class ServeCompareRequest(ServeRequest):
