@@ -19,7 +19,9 @@ Optional column ``grouped_kv_reads`` (0/1): whether the decode attention kernel 
 key/value head once per group of query heads; blank, the year in ``source`` decides (from
 2024, as TensorRT-LLM's XQA kernel and FlashInfer do). Optional column
 ``request_overhead_ms``: the serving engine's host time per prefill; blank, the catalog's
-(0.9 ms); 0 for a figure timed on the kernels alone, without a serving engine.
+(0.9 ms), except on rows whose ``source`` is a direct timing of the model's forward pass
+("measured on ... PyTorch ...", as the H200 rows of ``shared/validation``), where no serving
+engine runs: 0.
 
 A blank ``tp`` (or ``pp``) lets the planner choose the layout: the fastest per token for
 latency metrics, the highest throughput for ``decode_tokens_per_s``. A blank ``batch`` on a
@@ -30,6 +32,7 @@ other rows it is 1.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from scalewall._errors import CatalogFileError
@@ -38,6 +41,9 @@ from scalewall.catalog import Catalog
 from scalewall.infer.plan import plan_serving
 
 __all__ = ["predict_infer_row", "serving_inputs"]
+
+# a source that timed the model's forward pass itself, not a serving engine
+_KERNEL_TIMING = re.compile(r"^\s*measured on\b.*\bPyTorch\b", re.IGNORECASE)
 
 
 def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
@@ -78,6 +84,8 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
     )
     overhead_ms = _num(row, "request_overhead_ms", rownum)
+    if overhead_ms is None and _KERNEL_TIMING.search(row.get("source") or ""):
+        overhead_ms = 0.0  # the forward pass timed directly: no serving engine around it
     if overhead_ms is not None:
         kwargs["request_overhead_s"] = overhead_ms * 1e-3
     if kwargs["batch"] is None and metric != "decode_tokens_per_s":
