@@ -41,7 +41,7 @@ def _row(d: dict[str, Any]) -> list[str]:
     ]
 
 
-_COLUMNS = ["hardware", "tp x pp x dp", "batch", "fits", "TTFT ms", "TPOT ms", "ITL ms",
+_COLUMNS = ["hardware", "tp x pp x dp", "batch", "feasible", "TTFT ms", "TPOT ms", "ITL ms",
             "tok/s/device", "tok/s/user", "max batch", "max context", "$/M in", "$/M out",
             "W/device", "J/token", "Wh/request"]
 
