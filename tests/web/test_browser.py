@@ -125,10 +125,15 @@ def test_switch_views_compare_and_serve(page: Any, server_url: str) -> None:
 
     page.click("#views button[data-view=serve]")
     page.fill("input[name=batch]", "32")
+    page.fill("input[name=rps]", "20")
     page.click("#go")
     _text(page, "#serve-title", "llama-3.1-8b")
     _ready(page)
     assert "ms" in page.locator("#serve-cards .card[data-key=ttft] .value").inner_text()
+    ttft_sub = page.locator("#serve-cards .card[data-key=ttft] .sub").inner_text()
+    assert "at 20 req/s" in ttft_sub and "queue" in ttft_sub, ttft_sub
+    assert "validation set" in page.locator("#serve-note").inner_text() or (
+        "median |error|" in page.locator("#serve-note").inner_text())
     _chart_drawn(page, "#chart-serve-memory")
     _chart_drawn(page, "#chart-serve-compare")
     assert "view=serve" in page.url and "batch=32" in page.url

@@ -63,7 +63,7 @@
       batch: integer("batch", {optional: false}), prompt: integer("prompt", {optional: false, min: 0}),
       output: integer("output", {optional: false}), precision: v("s_precision"),
       grouped_kv_reads: v("s_kv_reads") !== "per-head",
-    });
+    }, v("rps").trim() === "" ? {} : {requests_per_s: parseFloat(v("rps"))});
   }
   function compareList() {
     return Array.from(document.querySelectorAll("#compare-list input:checked")).map((x) => x.value);
@@ -107,7 +107,8 @@
   }
   function serveField(field) {
     if (state.view !== "serve") return field;
-    return {hardware: "s_hardware", devices: "s_devices", precision: "s_precision"}[field] || field;
+    return {hardware: "s_hardware", devices: "s_devices", precision: "s_precision",
+            requests_per_s: "rps"}[field] || field;
   }
   function showErrors(messages, fields) {
     const box = $("#errors");

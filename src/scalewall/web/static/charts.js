@@ -199,7 +199,11 @@
       {key: "layout", label: "Deployment", value: `tp ${p.tp} · pp ${p.pp} · dp ${p.dp}`,
        sub: `${p.n_devices} devices, batch ${p.batch}, ${p.precision} weights, ${p.kv_precision} KV`},
       {key: "ttft", label: "Time to first token", value: num(p.ttft_s * 1e3) + " ms",
-       sub: `prompt ${p.prompt} tokens`},
+       sub: p.load && p.load.ttft_s !== null
+         ? `prompt ${p.prompt} tokens · at ${num(p.load.requests_per_s)} req/s: ` +
+           `${num(p.load.ttft_s * 1e3)} ms (queue ${num(p.load.queue_wait_s * 1e3)} ms, ` +
+           `${pct(p.load.utilization)} busy)`
+         : `prompt ${p.prompt} tokens`},
       {key: "tpot", label: "Time per output token", value: num(p.tpot_s * 1e3) + " ms",
        sub: `inter-token latency ${num(p.itl_s * 1e3)} ms`},
       {key: "throughput", label: "Throughput", value: num(p.decode_tokens_per_s) + " tok/s",
