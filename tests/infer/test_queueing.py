@@ -81,3 +81,21 @@ def test_plan_at_an_offered_load_reports_its_queue_or_its_overload() -> None:
     with pytest.raises(InvalidParameter, match="requests_per_s must be in"):
         plan_serving("llama-3.1-70b", "h100-sxm", requests_per_s=-1.0,
                      **kw)  # type: ignore[arg-type]
+
+
+def test_search_and_plan_agree_on_the_chosen_deployment() -> None:
+    """The search's figures for its best configuration are the plan's for that deployment."""
+    from scalewall.infer import plan_serving
+
+    r = search_serving("llama-3.1-70b", requests_per_s=5, prompt=1024, output=256,
+                       tpot_s=0.05, ttft_s=2.0, hardware=["h100-sxm", "h200-sxm"])
+    assert r.best is not None
+    b = r.best
+    p = plan_serving("llama-3.1-70b", b["hardware"], n_devices=b["n_devices"], batch=b["batch"],
+                     prompt=1024, output=256, tp=b["tp"], pp=b["pp"],
+                     precision=b["precision"], requests_per_s=5)
+    assert p.dp == b["replicas"]
+    assert p.ttft_loaded_s == pytest.approx(b["ttft_s"], rel=1e-9)
+    assert p.queue_wait_s == pytest.approx(b["queue_wait_s"], rel=1e-9)
+    assert p.utilization == pytest.approx(b["utilization"], rel=1e-9)
+    assert float(p.metrics.itl_s) == pytest.approx(b["tpot_s"], rel=1e-9)
