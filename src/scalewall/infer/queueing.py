@@ -113,8 +113,9 @@ def queue_wait_s(
     with np.errstate(divide="ignore", invalid="ignore"):
         mmc = erlang_c(c, a) * s / (c - a)
         rho = a / c
+        # the correction grows as 1/rho where the wait itself vanishes: bounded, no overflow
         mdc = 0.5 * mmc * (1.0 + (1.0 - rho) * (c - 1.0) * (np.sqrt(4.0 + 5.0 * c) - 2.0)
-                           / (16.0 * rho * c))
+                           / (16.0 * np.maximum(rho, 1e-9) * c))
         mgc = (service_cv2 * mmc + (1.0 - service_cv2) * mdc if service_cv2 <= 1.0
                else mmc * (1.0 + service_cv2) / 2.0)
         out: FloatArray = np.where(a < c, np.where(a > 0.0, mgc, 0.0), np.inf)
