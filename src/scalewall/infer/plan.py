@@ -9,7 +9,10 @@ Continuous batching at a concurrency of ``batch`` sequences per replica is model
 state: every request is prefilled (``prompt`` tokens) and then decodes ``output`` tokens at a
 context that grows from ``prompt`` to ``prompt + output``, on average ``prompt + output / 2``
 (decode time is linear in context, so the mean context gives the mean step). Per cycle of
-``batch`` requests the replica spends :math:`t_{prefill}(b) + o\\,t_{decode}(b)`.
+``batch`` requests the replica spends :math:`t_{prefill}(b) + t_{host} + o\\,t_{decode}(b)`, with
+:math:`t_{host}` the serving engine's host time per prefill (``request_overhead_ms`` in the
+catalog's planner constants). With an offered load, :mod:`scalewall.infer.queueing` adds the
+wait for a free slot.
 """
 
 from __future__ import annotations
