@@ -134,16 +134,6 @@ def search_serving(
             n_cand += T.size
             fits = np.asarray(m.fits, dtype=bool)
             tpot = np.asarray(m.itl_s)
-            # unloaded: no queue, but the decode step in flight still ends first
-            ttft = ttft_under_load_s(m.ttft_s, m.tpot_s, batch=B, arrival_rate=0.0,
-                                     cycle_s=m.cycle_s)[0]
-            if fits.any():
-                i_t = np.where(fits, ttft, np.inf).min()
-                if i_t < fastest_ttft:
-                    fastest_ttft, where_ttft = float(i_t), f"{accel.id} {precision}"
-                i_p = np.where(fits, tpot, np.inf).min()
-                if i_p < fastest_tpot:
-                    fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}"
             # replicas: from the fewest that carry the traffic below saturation up to 4x
             # that, each a queue of `batch` slots held for a cycle (see queueing.py)
             capacity = np.asarray(m.requests_per_s)  # per replica
@@ -153,10 +143,19 @@ def search_serving(
                 np.asarray(m.ttft_s)[..., None], np.asarray(m.tpot_s)[..., None],
                 batch=B[..., None], arrival_rate=requests_per_s / R,
                 cycle_s=np.asarray(m.cycle_s)[..., None])
+            if fits.any():
+                # with no queue a request still waits for the decode step in flight
+                i_t = np.where(fits, (loaded - wait)[..., 0], np.inf).min()
+                if i_t < fastest_ttft:
+                    fastest_ttft, where_ttft = float(i_t), f"{accel.id} {precision}"
+                i_p = np.where(fits, tpot, np.inf).min()
+                if i_p < fastest_tpot:
+                    fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}"
             meets = (loaded <= ttft_s) & (fits & (tpot <= tpot_s))[..., None]
             k = np.argmax(meets, axis=-1)[..., None]  # the fewest replicas that meet both
             ok = np.take_along_axis(meets, k, axis=-1)[..., 0]
             replicas = np.take_along_axis(R, k, axis=-1)[..., 0]
+            loaded = np.take_along_axis(loaded, k, axis=-1)[..., 0]
             wait = np.take_along_axis(wait, k, axis=-1)[..., 0]
             devices = replicas * T * P
             # ranked per second of service ($/s or W): the offered tokens/s is the same for
@@ -179,7 +178,7 @@ def search_serving(
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
-                    "ttft_s": float(ttft[idx] + wait[idx]), "queue_wait_s": float(wait[idx]),
+                    "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
                     "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
                     "tpot_s": float(tpot[idx]),
                     "utilization": float(requests_per_s / (capacity[idx] * replicas[idx])),
