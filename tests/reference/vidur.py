@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,26 +57,33 @@ class Comparison:
                           self.predicted_s[idx])
 
 
-def gemm_comparison() -> Comparison:
-    """Every projection GEMM of ``vidur_gemm.csv``: one vectorized model call per GPU."""
-    rows = _read("vidur_gemm.csv")
+def _by_hardware(rows: list[dict[str, str]],
+                 model: Callable[[list[dict[str, str]], DeviceRates], Any]) -> Comparison:
+    """Measured against ``model(hardware rows, burst rates)``, one array call per GPU."""
+    cat = load_catalog()
     predicted = np.empty(len(rows))
     for hw in sorted({r["hardware"] for r in rows}):
         idx = np.array([i for i, r in enumerate(rows) if r["hardware"] == hw])
-        m, n, k = (np.array([float(rows[i][c]) for i in idx]) for c in ("m", "n", "k"))
-        predicted[idx] = split_k_matmul_time_s(m, n, k, burst_rates(hw), operand_bytes=2.0)
+        predicted[idx] = model([rows[i] for i in idx], burst_rates(hw, cat))
     measured = np.array([float(r["median_us"]) for r in rows]) * 1e-6
     return Comparison(rows, measured, predicted)
+
+
+def _column(rows: list[dict[str, str]], name: str) -> np.ndarray:
+    return np.array([float(r[name]) for r in rows])
+
+
+def gemm_comparison() -> Comparison:
+    """Every projection GEMM of ``vidur_gemm.csv`` at its fastest split-K."""
+    return _by_hardware(_read("vidur_gemm.csv"), lambda rows, rates: split_k_matmul_time_s(
+        _column(rows, "m"), _column(rows, "n"), _column(rows, "k"), rates, operand_bytes=2.0))
 
 
 def all_reduce_comparison() -> Comparison:
     """Every NCCL all-reduce of ``vidur_all_reduce.csv`` against the alpha-beta ring model."""
-    rows = _read("vidur_all_reduce.csv")
-    predicted = np.empty(len(rows))
-    for i, r in enumerate(rows):
-        rates = burst_rates(r["hardware"])
-        n = np.asarray(float(r["devices"]))
-        bw = group_bandwidth_bytes_per_s(n, 1.0, rates)
-        predicted[i] = float(all_reduce_time_s(np.asarray(float(r["bytes"])), n, bw, rates))
-    measured = np.array([float(r["median_us"]) for r in rows]) * 1e-6
-    return Comparison(rows, measured, predicted)
+    def ring(rows: list[dict[str, str]], rates: DeviceRates) -> np.ndarray:
+        n = _column(rows, "devices")
+        return all_reduce_time_s(_column(rows, "bytes"), n,
+                                 group_bandwidth_bytes_per_s(n, 1.0, rates), rates)
+
+    return _by_hardware(_read("vidur_all_reduce.csv"), ring)
