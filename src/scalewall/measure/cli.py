@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -123,6 +124,22 @@ def _store_summary(kind: str, result: dict[str, Any], hardware: str | None, stor
     return hw, run_id
 
 
+def _run_and_store(kind: str, run: Callable[[], dict[str, Any]], hardware: str | None,
+                   store: bool, registry: Path | None, as_json: bool
+                   ) -> tuple[dict[str, Any], int | None] | None:
+    """Run a microbenchmark, store its profile (:func:`_store_summary`) and, with ``--json``,
+    print it; returns the result and run id for the caller's table, or None once printed."""
+    try:
+        result = run()
+        hw, run_id = _store_summary(kind, result, hardware, store, registry)
+    except PlannerError as exc:
+        _fail(exc)
+    if as_json:
+        _json({"run_id": run_id, "hardware": hw, **result})
+        return None
+    return result, run_id
+
+
 def _cuda() -> bool:
     try:
         import importlib
@@ -144,14 +161,11 @@ def bandwidth(
     """Device-memory copy bandwidth (bytes read plus written)."""
     from scalewall.measure.bench import copy_bandwidth
 
-    try:
-        result = copy_bandwidth(n_bytes=size_mib * 2**20, device=device)
-        hw, run_id = _store_summary("bandwidth", result, hardware, store, registry)
-    except PlannerError as exc:
-        _fail(exc)
-    if as_json:
-        _json({"run_id": run_id, "hardware": hw, **result})
+    measured = _run_and_store("bandwidth", lambda: copy_bandwidth(
+        n_bytes=size_mib * 2**20, device=device), hardware, store, registry, as_json)
+    if measured is None:
         return
+    result, run_id = measured
     _out.print(f"copy bandwidth on {result['device'].get('name')}: "
                f"{result['bandwidth_bytes_per_s'] / 1e12:.3f} TB/s (read + write, "
                f"{result['n_bytes'] / 2**20:.0f} MiB)"
@@ -169,14 +183,11 @@ def collective(
     """All-reduce bus bandwidth over this machine's GPUs (needs at least two)."""
     from scalewall.measure.bench import collective_bandwidth
 
-    try:
-        result = collective_bandwidth(n_gpus=gpus)
-        hw, run_id = _store_summary("collective", result, hardware, store, registry)
-    except PlannerError as exc:
-        _fail(exc)
-    if as_json:
-        _json({"run_id": run_id, "hardware": hw, **result})
+    measured = _run_and_store("collective", lambda: collective_bandwidth(n_gpus=gpus),
+                              hardware, store, registry, as_json)
+    if measured is None:
         return
+    result, _ = measured
     table = Table(title=f"all-reduce over {result['n_gpus']} GPUs", title_justify="left")
     for col in ("MiB", "time us", "bus GB/s"):
         table.add_column(col, justify="right")
