@@ -28,7 +28,6 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from scipy.special import gammaincc, gammaln
 
 from scalewall._types import ArrayLike, FloatArray
 
@@ -60,6 +59,8 @@ def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
     >>> round(float(erlang_c(2, 1.0)), 4)  # two servers, half busy: 1/3
     0.3333
     """
+    from scipy.special import gammaincc, gammaln  # 0.2 s to import: only when a queue is asked
+
     c = np.asarray(servers, dtype=float)
     a = np.asarray(offered_load, dtype=float)
     rho = a / c
