@@ -50,7 +50,6 @@ def _register_optional_apps() -> None:
                 raise
 
 
-
 console = Console()
 
 CatalogOpt = Annotated[
@@ -59,11 +58,6 @@ CatalogOpt = Annotated[
                  "SCALEWALL_CATALOG=FILE[:FILE]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-
-
-
-
-
 
 
 class Recompute(StrEnum):

@@ -156,7 +156,6 @@ def load_sweep_spec(path: str | Path, *, catalog_files: Sequence[str] = ()) -> S
     return build_spec(table, origin=str(p), catalog_files=catalog_files)
 
 
-
 def sweep_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """Every combination of the spec's axes, in a stable order."""
     return [

@@ -19,9 +19,6 @@ __all__ = ["register"]
 _out = Console(width=180)
 
 
-
-
-
 def _per_million(x: float | None) -> str:
     return "-" if x is None else f"{x * 1e6:.3f}"
 

@@ -35,7 +35,6 @@ def _with_plot(out: dict[str, Any], plot: Path | None, draw: Callable[[Path], ob
         out["plot"] = str(plot)
 
 
-
 class Law(StrEnum):
     hoffmann2022 = "hoffmann2022"
     hoffmann2022_unrounded = "hoffmann2022-unrounded"
@@ -54,11 +53,8 @@ LawsCatalogOpt = Annotated[list[Path] | None, typer.Option("--laws-catalog", hel
 LawOpt = Annotated[Law, typer.Option(help="Scaling law (catalog id).")]
 
 
-
 def _amount(text: str | None, name: str) -> float | None:
     return None if text is None else parse_amount(text, name=name)
-
-
 
 
 def _fmt(x: Any) -> str:

@@ -36,8 +36,6 @@ HardwareOpt = Annotated[str | None, typer.Option(
     help="Catalog accelerator this device is (default: matched from the GPU's name).")]
 
 
-
-
 def _hardware(hardware: str | None, device: dict[str, Any]) -> str | None:
     from scalewall.catalog import get_catalog
     from scalewall.measure.device import match_accelerator

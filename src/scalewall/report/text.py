@@ -169,8 +169,6 @@ def validation_tables(result: dict[str, Any]) -> Group:
     return Group(rows, summary, groups)
 
 
-
-
 def search_report(result: SearchResult, *, top: int = 5) -> Group:
     """The layout search: counts, top layouts with breakdowns, Pareto fronts, why the best."""
     head = Text(

@@ -23,8 +23,6 @@ __all__ = ["register"]
 console = Console()
 
 
-
-
 def _e(x: float) -> str:
     return f"{x:.1e}".replace("e+", "e")
 
