@@ -543,13 +543,14 @@ def plan_serving(
         reasons.append(
             f"memory: {need_bytes / 1e9:.2f} GB per device needed, {usable / 1e9:.2f} GB usable; "
             f"at most {int(np.asarray(pick.max_batch))} sequences of {sp + so} tokens fit")
+    replica = t_sel * p_sel
+    cycle = float(np.asarray(pick.cycle_s))
     load: dict[str, float | None] = {}
     if requests_per_s is not None:
-        per_replica = requests_per_s / (n_dev // (t_sel * p_sel))
-        cycle_s = float(np.asarray(pick.cycle_s))
+        per_replica = requests_per_s / (n_dev // replica)
         loaded, wait = ttft_under_load_s(pick.ttft_s, pick.tpot_s, batch=b,
-                                         arrival_rate=per_replica, cycle_s=cycle_s)
-        util = per_replica * cycle_s / b
+                                         arrival_rate=per_replica, cycle_s=cycle)
+        util = per_replica * cycle / b
         load = {"requests_per_s": float(requests_per_s), "utilization": util,
                 "queue_wait_s": float(wait), "ttft_loaded_s": float(loaded)}
         if util >= 1.0:
@@ -564,8 +565,6 @@ def plan_serving(
     pue_value = d.default_pue if pue is None else pue
     if not 1.0 <= pue_value <= 3.0:
         raise InvalidParameter(f"pue must be in [1, 3], got {pue_value!r}")
-    replica = t_sel * p_sel
-    cycle = float(np.asarray(pick.cycle_s))
     prefill_share = float(np.asarray(pick.batch_prefill_s)) / cycle
     tdp = accel.tdp_w
     energy = power = device_energy = device_power = None
