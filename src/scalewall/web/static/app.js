@@ -35,6 +35,7 @@
       throw fieldError(name, `${name} must be an integer ≥ ${min}, got "${t}"`);
     return parseInt(t, 10);
   }
+  function sentence(t) { return t.charAt(0).toUpperCase() + t.slice(1) + "."; }
   function fieldError(field, msg) { const e = new Error(msg); e.fields = [{field, msg}]; return e; }
 
   function modelPart() {
@@ -175,7 +176,7 @@
     await C.costChart($("#chart-cost"), plan.footprint);
     await C.dataChart($("#chart-data"), plan.data);
     $("#plan-note").textContent = `${C.num(plan.n_params)} parameters, ${C.num(plan.train_flop)} FLOP, ` +
-      `${plan.layout_searched ? "layout searched over " + C.num(plan.search ? plan.search.n_enumerated : 0) + " candidates" : "layout as given"}; ${plan.note}. ${plan.evidence.note}.`;
+      `${plan.layout_searched ? "layout searched over " + C.num(plan.search ? plan.search.n_enumerated : 0) + " candidates" : "layout as given"}; ${plan.note}. ${sentence(plan.evidence.note)}`;
   }
   async function runCompare() {
     const names = compareList();
@@ -196,7 +197,7 @@
     reveal("serve");
     $("#serve-title").textContent = `Serving ${plan.model} on ${plan.n_devices} × ${plan.hardware}`;
     cards($("#serve-cards"), C.serveCards(plan));
-    $("#serve-note").textContent = `${plan.evidence.note}.`;
+    $("#serve-note").textContent = sentence(plan.evidence.note);
     await C.serveMemoryChart($("#chart-serve-memory"), plan.memory);
     await C.stepChart($("#chart-serve-step"), plan.decode_step, C.SERVE_STEP,
                       `Decode step ${C.num(plan.decode_step.step_s * 1e3)} ms, by part`);
