@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scalewall.infer import search_serving
-from scalewall.infer.queueing import erlang_c, queue_wait_s
+from scalewall.infer.queueing import busy_fraction, erlang_c, queue_wait_s
 
 
 def _erlang_c_by_sum(c: int, a: float) -> float:
@@ -28,6 +28,22 @@ def test_erlang_c_holds_for_thousands_of_slots_and_saturates() -> None:
     p = erlang_c(np.array([1024.0, 1024.0, 4.0]), np.array([1003.5, 1024.0, 5.0]))
     assert 0.0 < p[0] < 1.0
     assert p[1] == 1.0 and p[2] == 1.0
+
+
+@pytest.mark.parametrize("c, a", [(1, 0.3), (2, 1.0), (10, 7.5), (32, 28.7), (64, 0.5)])
+def test_busy_fraction_is_one_minus_the_mm_c_empty_probability(c: int, a: float) -> None:
+    """P0 = [sum_{k<c} a^k/k! + a^c / (c! (1 - a/c))]^-1 (Gross et al., Sec. 2.3)."""
+    p0 = 1.0 / (sum(a**k / factorial(k) for k in range(c)) + a**c / factorial(c) / (1 - a / c))
+    assert float(busy_fraction(c, a)) == pytest.approx(1.0 - p0, rel=1e-9)
+
+
+def test_busy_fraction_limits_hold_for_any_service_and_for_large_batches() -> None:
+    """One slot: the utilisation; many slots lightly loaded: 1 - exp(-a) (M/G/infinity);
+    1,024 slots near saturation stay finite; no load, no busy time."""
+    assert busy_fraction(1, np.array([0.1, 0.9])) == pytest.approx([0.1, 0.9])
+    assert float(busy_fraction(1024, 0.7)) == pytest.approx(1.0 - np.exp(-0.7), rel=1e-9)
+    b = busy_fraction(np.array([1024.0, 1024.0, 8.0]), np.array([1010.0, 1024.0, 0.0]))
+    assert b[0] == pytest.approx(1.0) and b[1] == 1.0 and b[2] == 0.0
 
 
 def test_single_slot_wait_is_pollaczek_khinchine() -> None:
@@ -99,6 +115,44 @@ def test_search_and_plan_agree_on_the_chosen_deployment() -> None:
     assert p.queue_wait_s == pytest.approx(b["queue_wait_s"], rel=1e-9)
     assert p.utilization == pytest.approx(b["utilization"], rel=1e-9)
     assert float(p.metrics.itl_s) == pytest.approx(b["tpot_s"], rel=1e-9)
+    load = p.to_dict()["load"]
+    for key in ("cost_usd_per_input_token", "cost_usd_per_output_token"):
+        assert load[key] == pytest.approx(b[key], rel=1e-9)
+    assert load["energy_j_per_token"] == pytest.approx(b["energy_j_per_output_token"], rel=1e-9)
+
+
+def test_cost_and_energy_per_token_at_a_light_load() -> None:
+    """At 20% of capacity the devices are paid for all the time: a rented deployment's cost
+    per token is five times the full-load figure. Its boards draw serving power whenever a
+    request is in a replica (nearly always with 32 slots at 6.4 in flight) and idle power
+    otherwise, so energy per token grows almost as much; one slot at 20% idles 80% of the
+    time and its boards draw idle power plus a fifth of the serving increment."""
+    from scalewall.catalog import get_catalog
+    from scalewall.infer import plan_serving
+
+    kw = dict(n_devices=8, prompt=1024, output=256, tp=4, pp=1)
+    full = plan_serving("llama-3.1-70b", "h100-sxm", batch=32, **kw)  # type: ignore[arg-type]
+    assert full.accelerator.cloud_usd_per_hour is not None  # rental basis
+    light = plan_serving("llama-3.1-70b", "h100-sxm", batch=32,
+                         requests_per_s=0.2 * float(full.metrics.requests_per_s),
+                         **kw)  # type: ignore[arg-type]
+    load = light.to_dict()["load"]
+    assert full.cost_usd_per_output_token is not None and full.energy_j_per_token is not None
+    assert load["cost_usd_per_output_token"] == pytest.approx(
+        5.0 * full.cost_usd_per_output_token, rel=1e-9)
+    assert load["busy_fraction"] == pytest.approx(1.0 - np.exp(-6.4), rel=1e-3)
+    assert 4.9 * full.energy_j_per_token < load["energy_j_per_token"] < (
+        5.0 * full.energy_j_per_token)
+
+    one = plan_serving("llama-3.1-70b", "h100-sxm", batch=1, **kw)  # type: ignore[arg-type]
+    one_light = plan_serving("llama-3.1-70b", "h100-sxm", batch=1,
+                             requests_per_s=0.2 * float(one.metrics.requests_per_s),
+                             **kw)  # type: ignore[arg-type]
+    accel, d = one.accelerator, get_catalog().defaults
+    idle = accel.idle_power_w(d.idle_fraction_of_tdp)
+    assert one.device_power_w is not None
+    assert one_light.to_dict()["load"]["device_power_w"] == pytest.approx(
+        idle + 0.2 * (one.device_power_w - idle), rel=1e-9)
 
 
 @pytest.mark.parametrize("slots, load", [(2, 0.7), (4, 0.85), (8, 0.85)])

@@ -132,6 +132,8 @@ def test_switch_views_compare_and_serve(page: Any, server_url: str) -> None:
     assert "ms" in page.locator("#serve-cards .card[data-key=ttft] .value").inner_text()
     ttft_sub = page.locator("#serve-cards .card[data-key=ttft] .sub").inner_text()
     assert "at 20 req/s" in ttft_sub and "queue" in ttft_sub, ttft_sub
+    cost_sub = page.locator("#serve-cards .card[data-key=cost] .sub").inner_text()
+    assert "at 20 req/s" in cost_sub and "at full load" in cost_sub, cost_sub
     assert "validation set" in page.locator("#serve-note").inner_text() or (
         "median |error|" in page.locator("#serve-note").inner_text())
     _chart_drawn(page, "#chart-serve-memory")

@@ -146,10 +146,15 @@ def infer(
     for d in plans:
         load = d["load"]
         if load is not None and load["ttft_s"] is not None:
+            cost = ("" if load["cost_usd_per_output_token"] is None else
+                    f", ${_per_million(load['cost_usd_per_output_token'])}/M output tokens")
+            energy = ("" if load["energy_j_per_token"] is None else
+                      f", {load['energy_j_per_token']:.2f} J/token")
             _out.print(f"{d['hardware']} at {load['requests_per_s']:g} requests/s: "
                        f"{load['utilization']:.0%} of capacity, queue wait "
                        f"{load['queue_wait_s'] * 1e3:.1f} ms, time to first token "
-                       f"{load['ttft_s'] * 1e3:.1f} ms", highlight=False)
+                       f"{load['ttft_s'] * 1e3:.1f} ms{cost}{energy} (the table's cost and "
+                       f"energy are at full load)", highlight=False, soft_wrap=True)
     if len(plans) == 1:  # with --hardware all, one line per chip would bury the table
         _out.print(plans[0]["evidence"]["note"], style="dim", highlight=False, soft_wrap=True)
     for name, why in skipped.items():

@@ -31,7 +31,7 @@ from scalewall.catalog import Catalog, get_catalog
 from scalewall.evidence import SERVING_GROUPS, evidence_for
 from scalewall.footprint import run_footprint
 from scalewall.hardware import Accelerator
-from scalewall.infer.queueing import ttft_under_load_s
+from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
 from scalewall.infer.step import (
     StepTime,
     decode_step,
@@ -325,6 +325,7 @@ class ServingPlan:
     utilization: float | None = None  # of the replicas' capacity at that load
     queue_wait_s: float | None = None  # mean wait for a free slot at that load
     ttft_loaded_s: float | None = None  # mean time to first token at that load
+    at_load: dict[str, float | None] | None = None  # cost and energy at that load (see to_dict)
 
     @property
     def feasible(self) -> bool:
@@ -347,7 +348,8 @@ class ServingPlan:
             "request_overhead_s": self.request_overhead_s,
             "load": None if self.requests_per_s is None else {
                 "requests_per_s": self.requests_per_s, "utilization": self.utilization,
-                "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s},
+                "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s,
+                **(self.at_load or {})},
             "reasons": list(self.reasons),
             "memory": {
                 "weights_bytes_per_device": f(m.weights_bytes_per_device),
@@ -596,6 +598,12 @@ def plan_serving(
     if cost_total is not None:
         cost_in = cost_total * prefill_share / max(b * sp, 1)
         cost_out = cost_total * (1.0 - prefill_share) / (b * so)
+    at_load = None
+    if requests_per_s is not None and load["queue_wait_s"] is not None:
+        at_load = _at_load(accel, cat, n_devices=n_dev, batch=b, prompt=sp, output=so,
+                           requests_per_s=requests_per_s, utilization=load["utilization"] or 0.0,
+                           activity=float(np.asarray(pick.power_activity)),
+                           prefill_share=prefill_share, region=region_entry, pue=pue_value)
     ctx = float(sp + so / 2.0) if context is None else float(context)
     return ServingPlan(
         model=arch, accelerator=accel, precision=precision, kv_precision=kv_p, n_devices=n_dev,
@@ -607,8 +615,48 @@ def plan_serving(
         device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
-        request_overhead_s=overhead, **load,
+        request_overhead_s=overhead, at_load=at_load, **load,
     )
+
+
+def _at_load(accel: Accelerator, cat: Catalog, *, n_devices: int, batch: int, prompt: int,
+             output: int, requests_per_s: float, utilization: float, activity: float,
+             prefill_share: float, region: Any, pue: float) -> dict[str, float | None]:
+    """Cost and energy per token of the deployment at an offered load below its capacity.
+
+    The devices are paid for whether busy or not, so cost per token is the full-load figure
+    over the utilisation. A replica draws its serving power while any request is in it
+    (:func:`~scalewall.infer.queueing.busy_fraction` of the time; the running batch is then
+    smaller, which a memory-bound step barely notices) and idle power otherwise.
+    """
+    d = cat.defaults
+    busy = float(busy_fraction(batch, utilization * batch))
+    out: dict[str, float | None] = {
+        "busy_fraction": busy, "cost_usd_per_input_token": None,
+        "cost_usd_per_output_token": None, "energy_j_per_token": None,
+        "energy_j_per_request": None, "device_power_w": None}
+    hourly = accel.cloud_usd_per_hour
+    cost = None if hourly is None else n_devices * hourly / HOUR_S  # per second
+    if accel.tdp_w is not None:
+        fp = run_footprint(  # one second of the whole deployment at this load
+            n_devices=n_devices, duration_s=1.0, activity=busy * activity, tdp_w=accel.tdp_w,
+            idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
+            host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue,
+            grid_g_per_j=region.grid_g_per_j,
+            electricity_usd_per_j=region.electricity_usd_per_j, cloud_usd_per_hour=hourly,
+            price_usd=accel.price_usd, capex_overhead_factor=d.capex_overhead_factor,
+            hardware_lifetime_s=d.hardware_lifetime_s)
+        if cost is None and fp.ownership_cost_usd is not None:
+            cost = float(fp.ownership_cost_usd)
+        out["energy_j_per_request"] = float(fp.energy_j) / requests_per_s
+        out["energy_j_per_token"] = float(fp.energy_j) / (requests_per_s * output)
+        out["device_power_w"] = float(fp.device_power_w)
+    if cost is not None:
+        out["cost_usd_per_input_token"] = float(cost) * prefill_share / (
+            requests_per_s * max(prompt, 1))
+        out["cost_usd_per_output_token"] = float(cost) * (1.0 - prefill_share) / (
+            requests_per_s * output)
+    return out
 
 
 def arch_bytes(arch: Architecture, weight_bytes: float) -> float:

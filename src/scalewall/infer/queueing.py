@@ -31,7 +31,9 @@ import numpy as np
 
 from scalewall._types import ArrayLike, FloatArray
 
-__all__ = ["erlang_c", "queue_wait_s", "simulated_wait_s", "ttft_under_load_s"]
+__all__ = [
+    "busy_fraction", "erlang_c", "queue_wait_s", "simulated_wait_s", "ttft_under_load_s",
+]
 
 
 def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
@@ -69,6 +71,47 @@ def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
         cdf = gammaincc(c + 1.0, a)  # P(N <= c) for N ~ Poisson(a)
         b = np.exp(log_pmf) / cdf
         out: FloatArray = np.where(rho < 1.0, b / (1.0 - rho * (1.0 - b)), 1.0)
+    return np.where(a > 0.0, out, 0.0)
+
+
+def busy_fraction(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
+    """Share of the time at least one request is in the replica (1 - P(empty), M/M/c).
+
+    Parameters
+    ----------
+    servers : c, the slots (integers >= 1).
+    offered_load : a = arrival rate x service time [slots in use on average].
+
+    Returns
+    -------
+    1 - P0; 1 where the load reaches the servers.
+
+    Notes
+    -----
+    :math:`P_0 = e^{-a} / [Q(c, a) + p(c; a)/(1 - \\rho)]`, with :math:`Q(c, a) = P(N < c)`
+    and :math:`p(c; a)` the Poisson(a) distribution, is the M/M/c empty probability
+    :math:`[\\sum_{k<c} a^k/k! + a^c/(c!\\,(1-\\rho))]^{-1}` [1]_ in log-safe form. Its two
+    limits hold for any service time, so for the near-deterministic cycle too: one slot gives
+    :math:`1 - \\rho` (every single-server queue), and many slots at low load give
+    :math:`1 - e^{-a}` (the M/G/infinity occupancy is Poisson with mean a).
+
+    Examples
+    --------
+    >>> round(float(busy_fraction(1, 0.3)), 4)  # one slot: the utilisation
+    0.3
+    >>> round(float(busy_fraction(2, 1.0)), 4)  # M/M/2 half busy: P0 = 1/3
+    0.6667
+    """
+    from scipy.special import gammaincc, gammaln
+
+    c = np.asarray(servers, dtype=float)
+    a = np.asarray(offered_load, dtype=float)
+    rho = a / c
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pmf = np.exp(c * np.log(a) - a - gammaln(c + 1.0))
+        below = gammaincc(c, a)  # P(N <= c - 1) for N ~ Poisson(a)
+        p0 = np.exp(-a) / (below + pmf / (1.0 - rho))
+        out: FloatArray = np.where(rho < 1.0, 1.0 - p0, 1.0)
     return np.where(a > 0.0, out, 0.0)
 
 

@@ -29,7 +29,7 @@ from scalewall.infer.plan import (
     plan_serving,
     serving_rates,
 )
-from scalewall.infer.queueing import ttft_under_load_s
+from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
 from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
 
 __all__ = ["SearchResult", "search_serving"]
@@ -76,9 +76,12 @@ def search_serving(
 
     ``ttft_s`` is met by the time to first token at the offered load, queueing included (the
     result reports ``queue_wait_s``, ``ttft_unloaded_s`` and each replica's ``utilization``).
-    Cost is device-hours at the catalog's cloud rate, else amortised purchase price (the
-    planner's ownership basis); energy counts devices between idle and TDP by activity (see
-    :func:`~scalewall.infer.plan.evaluate_serving`), the host share and the default PUE.
+    Both objectives are per second of service at the offered load, as
+    :func:`~scalewall.infer.plan.plan_serving` reports them at ``requests_per_s``: cost is
+    device-hours at the catalog's cloud rate, else amortised purchase price plus electricity
+    (the planner's ownership basis); energy counts each replica's devices at their serving
+    power (see :func:`~scalewall.infer.plan.evaluate_serving`) while a request is in it and at
+    idle power otherwise, with the host share and the default PUE.
     Accelerators lacking what the objective needs are listed in ``skipped``.
 
     Raises
@@ -100,6 +103,7 @@ def search_serving(
         raise InvalidParameter(f"objective must be cost or energy, got {objective!r}")
     names = hardware or sorted(cat.accelerators)
     d = cat.defaults
+    electricity = cat.region(d.default_region).electricity_usd_per_j
     best: dict[str, Any] | None = None
     best_score = np.inf
     n_cand = 0
@@ -158,22 +162,25 @@ def search_serving(
             loaded = np.take_along_axis(loaded, k, axis=-1)[..., 0]
             wait = np.take_along_axis(wait, k, axis=-1)[..., 0]
             devices = replicas * T * P
+            util = requests_per_s / (capacity * replicas)
             # ranked per second of service ($/s or W): the offered tokens/s is the same for
             # every candidate, and dividing by it first overflows at tiny request rates
-            if objective == "cost":
-                score = devices * float(hourly or 0.0) / HOUR_S
-            else:
-                power = run_footprint(
-                    n_devices=devices, duration_s=1.0, activity=m.power_activity,
-                    tdp_w=tdp or 0.0, idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
-                    host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,
-                    grid_g_per_j=0.0).facility_power_w
-                score = power
-            score = np.where(ok, score, np.inf)
+            watts = (None if tdp is None else
+                     _facility_w(accel, cat, devices, m.power_activity, B, util))
+            usd_s = None if hourly is None else devices * hourly / HOUR_S
+            if usd_s is not None and accel.cloud_usd_per_hour is None and watts is not None:
+                usd_s = usd_s + watts * electricity  # ownership: the power bill too
+            ranked = usd_s if objective == "cost" else watts
+            assert ranked is not None  # chips lacking it were skipped above
+            score = np.where(ok, ranked, np.inf)
             i = int(np.argmin(score))
             if score.flat[i] < best_score:
                 best_score = float(score.flat[i])
                 idx = np.unravel_index(i, T.shape)
+                # cost split as the plan splits it: the prefill share of the cycle to input
+                # tokens, the rest to output tokens
+                share = float(np.asarray(m.batch_prefill_s)[idx] / np.asarray(m.cycle_s)[idx])
+                usd = None if usd_s is None else float(usd_s[idx])
                 best = {
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
@@ -181,13 +188,14 @@ def search_serving(
                     "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
                     "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
                     "tpot_s": float(tpot[idx]),
-                    "utilization": float(requests_per_s / (capacity[idx] * replicas[idx])),
+                    "utilization": float(util[idx]),
                     "requests_per_s_capacity": float(capacity[idx] * replicas[idx]),
-                    "cost_usd_per_output_token": (float(devices[idx]) * float(hourly)
-                                                  / HOUR_S / (requests_per_s * output)
-                                                  if hourly is not None else None),
-                    "energy_j_per_output_token": best_score / (requests_per_s * output)
-                    if objective == "energy" else None,
+                    "cost_usd_per_input_token": None if usd is None
+                    else usd * share / (requests_per_s * max(prompt, 1)),
+                    "cost_usd_per_output_token": None if usd is None
+                    else usd * (1.0 - share) / (requests_per_s * output),
+                    "energy_j_per_output_token": None if watts is None
+                    else float(watts[idx]) / (requests_per_s * output),
                 }
     if best is None:
         reasons = []
@@ -208,6 +216,21 @@ def search_serving(
                 reasons.append("no single configuration meets both targets at once")
         return SearchResult(False, objective, None, n_cand, "; ".join(reasons), skipped)
     return SearchResult(True, objective, best, n_cand, "", skipped)
+
+
+def _facility_w(accel: Any, cat: Catalog, devices: Any, activity: Any, batch: Any,
+                util: Any) -> Any:
+    """Facility power of a deployment at utilisation ``util`` [W]: each replica draws its
+    serving power while a request is in it (:func:`busy_fraction` of the time) and idle power
+    otherwise; host share and the default PUE included (as
+    :func:`~scalewall.infer.plan.plan_serving` at a load)."""
+    d = cat.defaults
+    busy = busy_fraction(batch, np.minimum(util, 1.0) * batch)
+    return run_footprint(
+        n_devices=devices, duration_s=1.0, activity=busy * activity, tdp_w=accel.tdp_w or 0.0,
+        idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
+        host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,
+        grid_g_per_j=0.0).facility_power_w
 
 
 def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,

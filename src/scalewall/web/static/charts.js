@@ -193,6 +193,32 @@
     ], "The same run on each accelerator (each with its best layout)");
   }
 
+  const perM = (x) => (x === null || x === undefined ? null : x * 1e6);
+
+  // Cost and energy per token at the offered load when one is given (devices are paid for
+  // and draw idle power between requests), else at full load.
+  function atLoad(p) {
+    return p.load && p.load.ttft_s !== null ? p.load : null;
+  }
+
+  function serveCostCard(p) {
+    const l = atLoad(p);
+    const src = l || p;
+    const full = l ? ` · ${usd(perM(p.cost_usd_per_output_token))} at full load` : "";
+    return {key: "cost", label: "$ per M output tokens", value: usd(perM(src.cost_usd_per_output_token)),
+            sub: `input ${usd(perM(src.cost_usd_per_input_token))} per M (${p.price_basis || "–"})` +
+                 (l ? ` · at ${num(l.requests_per_s)} req/s` : "") + full};
+  }
+
+  function serveEnergyCard(p) {
+    const l = atLoad(p);
+    const src = l || p;
+    return {key: "energy", label: "Energy", value: num(src.energy_j_per_token) + " J/token",
+            sub: `${num(src.energy_j_per_request === null ? null : src.energy_j_per_request / 3600)} Wh per request · ` +
+                 `${num(src.device_power_w)} W per device` +
+                 (l ? ` · at ${num(l.requests_per_s)} req/s (${num(p.energy_j_per_token)} at full load)` : "")};
+  }
+
   function serveCards(p) {
     const m = p.memory;
     return [
@@ -208,10 +234,7 @@
        sub: `inter-token latency ${num(p.itl_s * 1e3)} ms`},
       {key: "throughput", label: "Throughput", value: num(p.decode_tokens_per_s) + " tok/s",
        sub: `${num(p.tokens_per_s_per_device)} per device · ${num(p.tokens_per_s_per_user)} per user`},
-      {key: "cost", label: "$ per M output tokens", value: usd(p.cost_usd_per_output_token === null ? null : p.cost_usd_per_output_token * 1e6),
-       sub: `input ${usd(p.cost_usd_per_input_token === null ? null : p.cost_usd_per_input_token * 1e6)} per M (${p.price_basis || "–"})`},
-      {key: "energy", label: "Energy", value: num(p.energy_j_per_token) + " J/token",
-       sub: `${num(p.energy_j_per_request === null ? null : p.energy_j_per_request / 3600)} Wh per request · ${num(p.device_power_w)} W per device`},
+      serveCostCard(p), serveEnergyCard(p),
       {key: "memory", label: "Memory per device",
        value: `${num(m.total_bytes_per_device / GIB)} / ${num(m.capacity_bytes / GIB)} GiB`,
        sub: `max batch ${num(m.max_batch)} · max context ${num(m.max_context)}`},
@@ -241,7 +264,6 @@
 
   function serveCompareChart(el, rows) {
     const ok = rows.filter((r) => r.ok);
-    const perM = (x) => (x === null || x === undefined ? null : x * 1e6);
     return grid(el, ok, [
       {title: "tok/s per device", values: ok.map((r) => r.tokens_per_s_per_device)},
       {title: "TTFT ms", values: ok.map((r) => r.ttft_s * 1e3)},
