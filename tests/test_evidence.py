@@ -6,8 +6,6 @@ import json
 
 from scalewall.evidence import (
     EVIDENCE_FILE,
-    SERVING_GROUPS,
-    TRAINING_GROUPS,
     compute_evidence,
     evidence_for,
 )
@@ -21,13 +19,13 @@ def test_evidence_file_matches_a_fresh_validation() -> None:
 
 
 def test_a_validated_chip_quotes_its_rows_and_an_unvalidated_one_says_it_is_a_guess() -> None:
-    h100 = evidence_for("h100-sxm", SERVING_GROUPS)
+    h100 = evidence_for("h100-sxm", "serving")
     assert {"decode", "prefill", "serving power"} <= set(h100["groups"])
     assert h100["groups"]["decode"]["n"] >= 30
     assert "decode 3" in h100["note"] and "median |error|" in h100["note"]
-    tpu = evidence_for("tpu-v5e", SERVING_GROUPS)
+    tpu = evidence_for("tpu-v5e", "serving")
     assert tpu["groups"] == {} and "the model's alone" in tpu["note"]
-    a100 = evidence_for("a100-sxm4-80gb", TRAINING_GROUPS)
+    a100 = evidence_for("a100-sxm4-80gb", "training")
     assert set(a100["groups"]) == {"throughput", "whole-run"}
     assert "decode" not in a100["note"]
 

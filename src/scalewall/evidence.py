@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -67,25 +67,26 @@ def _load() -> dict[str, dict[str, dict[str, Any]]]:
     return data
 
 
-def evidence_for(accelerator: str, groups: tuple[str, ...]) -> dict[str, Any]:
-    """What the shipped validation says about ``accelerator`` for ``groups``: ``{"groups":
-    {group: {n, median_abs_error, median_error}}, "note": one sentence}``.
+def evidence_for(accelerator: str, task: Literal["serving", "training"]) -> dict[str, Any]:
+    """What the shipped validation says about ``accelerator`` for one task's metric groups
+    (:data:`SERVING_GROUPS` or :data:`TRAINING_GROUPS`): ``{"groups": {group: {n,
+    median_abs_error, median_error}}, "note": one sentence}``.
 
     Examples
     --------
-    >>> evidence_for("h100-sxm", SERVING_GROUPS)["groups"]["decode"]["n"] > 20
+    >>> evidence_for("h100-sxm", "serving")["groups"]["decode"]["n"] > 20
     True
-    >>> evidence_for("tpu-v5e", SERVING_GROUPS)["note"][:44]
+    >>> evidence_for("tpu-v5e", "serving")["note"][:44]
     'no published or measured serving figure on t'
     """
-    kind = "serving" if groups == SERVING_GROUPS else "training"
+    groups = SERVING_GROUPS if task == "serving" else TRAINING_GROUPS
     found = {g: s for g, s in _load().get(accelerator, {}).items() if g in groups}
     if not found:
         return {"groups": {}, "note": (
-            f"no published or measured {kind} figure on {accelerator} is in the validation "
+            f"no published or measured {task} figure on {accelerator} is in the validation "
             f"set: this prediction is the model's alone, unchecked against a measurement")}
     parts = [f"{g} {s['n']} row{'' if s['n'] == 1 else 's'}, median |error| "
              f"{s['median_abs_error']:.0%}" for g, s in found.items()]
     return {"groups": found,
-            "note": f"published or measured {kind} figures on {accelerator} "
+            "note": f"published or measured {task} figures on {accelerator} "
                     f"(`scalewall validate`): " + "; ".join(parts)}

@@ -28,7 +28,7 @@ from scalewall._types import ArrayLike, BoolArray, FloatArray
 from scalewall.arch.counts import n_active_params, n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
-from scalewall.evidence import SERVING_GROUPS, evidence_for
+from scalewall.evidence import evidence_for
 from scalewall.footprint import run_footprint
 from scalewall.hardware import Accelerator
 from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
@@ -375,7 +375,7 @@ class ServingPlan:
             "power_activity": f(m.power_activity),
             "energy_j_per_request": self.energy_j_per_request,
             "decode_step": m.decode.to_dict(), "batch_prefill": m.batch_prefill.to_dict(),
-            "evidence": evidence_for(self.accelerator.id, SERVING_GROUPS),
+            "evidence": evidence_for(self.accelerator.id, "serving"),
         }
 
 

@@ -14,7 +14,7 @@ from scalewall._errors import InvalidLayout, InvalidParameter
 from scalewall.arch.counts import model_flop_per_token, n_active_params, n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
-from scalewall.evidence import TRAINING_GROUPS, evidence_for
+from scalewall.evidence import evidence_for
 from scalewall.footprint import Footprint, run_footprint
 from scalewall.hardware import Accelerator
 from scalewall.kernels import DeviceRates, device_rates
@@ -105,7 +105,7 @@ class TrainingPlan:
             "note": ("calibrated on measured runs of this device" if self.rates.calibrated else
                      "uncalibrated: datasheet rates with sourced efficiencies; see "
                      "`scalewall validate` for the accuracy on published runs"),
-            "evidence": evidence_for(self.accelerator.id, TRAINING_GROUPS),
+            "evidence": evidence_for(self.accelerator.id, "training"),
         }
 
 
