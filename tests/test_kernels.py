@@ -48,8 +48,9 @@ def test_array_broadcast(h200):
 
 
 # Vidur's per-operator profiles (tests/reference/vidur.py): thousands of GEMMs and all-reduces
-# timed on DGX A100 and DGX H100 nodes, none of which the model was fitted on. Each bound is
-# about 1.5x the model's present error on that set, so a regression in the kernel model fails.
+# timed on DGX A100 and DGX H100 nodes. One constant was chosen on them: the ridge exponent
+# (defaults.toml), on the H100 GEMMs; the A100 GEMMs and the all-reduces were fitted on nothing.
+# Each bound is about 1.5x the model's present error on that set, so a regression fails.
 @pytest.fixture(scope="module")
 def vidur_gemms():
     from tests.reference.vidur import gemm_comparison
@@ -59,20 +60,45 @@ def vidur_gemms():
 
 def test_projection_gemms_against_vidur_h100(vidur_gemms):
     """1,092 projection GEMMs of seven models, 1-4,096 tokens, TP 1-8, on H100: median
-    absolute error 5.8% today, bias -2%."""
+    absolute error 4.4% today (5.8% with the plain roofline max), bias +1%."""
     err = vidur_gemms.where(hardware="h100-sxm").error
     assert len(err) > 1000
-    assert np.median(np.abs(err)) < 0.09
-    assert abs(np.median(err)) < 0.06
+    assert np.median(np.abs(err)) < 0.065
+    assert abs(np.median(err)) < 0.04
+
+
+def _ratio_bands(cmp, rates) -> list[float]:
+    """Median error of the GEMMs whose FLOP time over byte time (2mnk at the large-GEMM rate
+    against their operands at the achievable bandwidth) falls in each band around the ridge."""
+    m, n, k = (np.array([float(r[c]) for r in cmp.rows]) for c in "mnk")
+    ratio = (2 * m * n * k / (rates.peak_flop_per_s * rates.matmul_efficiency)) / (
+        2 * (m * k + k * n + m * n) / rates.memory_bandwidth_bytes_per_s)
+    bands = [(0.0, 0.35), (0.35, 0.7), (0.7, 1.4), (1.4, 3.0), (3.0, 100.0)]
+    return [float(np.median(cmp.error[(ratio >= lo) & (ratio < hi)])) for lo, hi in bands]
+
+
+def test_gemm_error_does_not_depend_on_the_distance_from_the_ridge(vidur_gemms):
+    """With the plain max the H100 GEMMs whose math and reads take about as long (ratio
+    0.7-1.4) ran 17% slower than predicted, the rest within 9%; the smooth maximum leaves every
+    band within 3% today. On A100 (not used to choose it) the ridge band goes from -22% to -6%,
+    level with the other bands' -5% to -9% bandwidth bias."""
+    from tests.reference.vidur import burst_rates
+
+    h100 = _ratio_bands(vidur_gemms.where(hardware="h100-sxm"), burst_rates("h100-sxm"))
+    assert all(abs(e) < 0.05 for e in h100), h100
+    a100 = _ratio_bands(vidur_gemms.where(hardware="a100-sxm4-80gb"),
+                        burst_rates("a100-sxm4-80gb"))
+    assert max(a100) - min(a100) < 0.06, a100
 
 
 def test_projection_gemms_against_vidur_a100(vidur_gemms):
-    """1,508 GEMMs on A100 80 GB: the model is 12% fast, because PyTorch's weight-streaming
-    GEMMs there reach about 79% of the 2.04 TB/s datasheet (the H100's reach 90%, the planner's
-    default is 89%); the bound keeps that known bias from growing."""
+    """1,508 GEMMs on A100 80 GB: the model is 6% fast at every distance from the ridge,
+    because PyTorch's weight-streaming GEMMs there reach about 79% of the 2.04 TB/s datasheet
+    (the H100's reach 90%, the planner's default is 89%); the bound keeps that known bias from
+    growing."""
     err = vidur_gemms.where(hardware="a100-sxm4-80gb").error
     assert len(err) > 1000
-    assert -0.18 < np.median(err) < -0.06
+    assert -0.10 < np.median(err) < -0.03
 
 
 def test_weight_streaming_gemm_is_bandwidth_bound_on_h100(vidur_gemms):

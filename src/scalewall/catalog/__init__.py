@@ -316,6 +316,7 @@ _DEFAULTS = {
     "sustained_compute_fraction": ("sustained_compute_fraction", 1.0),
     "memory_bound_power_fraction": ("memory_bound_power_fraction", 1.0),
     "request_overhead_ms": ("request_overhead_s", 1e-3),
+    "ridge_exponent": ("ridge_exponent", 1.0),
 }
 
 
@@ -402,6 +403,8 @@ def _load(extra_files: tuple[str, ...]) -> Catalog:
             value = entry.get("value")
             if field_name == "default_region":
                 planner[field_name] = entry.text("value", required=True)
+            elif field_name == "ridge_exponent":  # a p-norm: p >= 1 (inf: the plain max)
+                planner[field_name] = entry.number("value", required=True, low=1.0)
             else:
                 planner[field_name] = entry.number("value", required=True, scale=scale)
             sources[field_name] = entry.provenance()

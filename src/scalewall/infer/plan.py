@@ -230,7 +230,7 @@ def evaluate_serving(
     ...                      context=1024, weight_bytes=2.0, kv_precision="bf16",
     ...                      capacity_bytes=141e9)
     >>> round(float(m.tpot_s) * 1e3, 1)  # measured on one H200: 5.3 ms (shared/validation)
-    5.0
+    5.1
     """
     b = np.asarray(batch, dtype=float)
     sp, so = np.asarray(prompt, dtype=float), np.asarray(output, dtype=float)
