@@ -75,16 +75,9 @@ def erlang_c(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
 
 
 def busy_fraction(servers: ArrayLike, offered_load: ArrayLike) -> FloatArray:
-    """Share of the time at least one request is in the replica (1 - P(empty), M/M/c).
-
-    Parameters
-    ----------
-    servers : c, the slots (integers >= 1).
-    offered_load : a = arrival rate x service time [slots in use on average].
-
-    Returns
-    -------
-    1 - P0; 1 where the load reaches the servers.
+    """Share of the time at least one request is in the replica (1 - P(empty), M/M/c), for
+    ``servers`` and ``offered_load`` as in :func:`erlang_c`; 1 where the load reaches the
+    servers.
 
     Notes
     -----
