@@ -163,13 +163,14 @@ def infer(
 
 def _print_search(d: dict[str, Any]) -> None:
     best = d["best"]
+    if not best:  # the caller prints why nothing met the targets
+        return
     table = Table(title=f"Best serving configuration ({d['objective']}, "
                   f"{d['n_candidates']} candidates)", title_justify="left", show_header=False)
     table.add_column("field")
     table.add_column("value")
-    if best:
-        for key, value in best.items():
-            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    for key, value in best.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     _out.print(table)
 
 

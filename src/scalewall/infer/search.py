@@ -204,12 +204,12 @@ def search_serving(
         else:
             if fastest_ttft > ttft_s:
                 reasons.append(
-                    f"TTFT target {ttft_s * 1e3:.1f} ms not met: the fastest configuration "
+                    f"TTFT target {ttft_s * 1e3:.3g} ms not met: the fastest configuration "
                     f"reaches {fastest_ttft * 1e3:.1f} ms ({fastest_ttft / ttft_s - 1:+.0%}) on "
                     f"{where_ttft}")
             if fastest_tpot > tpot_s:
                 reasons.append(
-                    f"TPOT target {tpot_s * 1e3:.1f} ms not met: the fastest configuration "
+                    f"TPOT target {tpot_s * 1e3:.3g} ms not met: the fastest configuration "
                     f"reaches {fastest_tpot * 1e3:.1f} ms ({fastest_tpot / tpot_s - 1:+.0%}) on "
                     f"{where_tpot}")
             if not reasons:
