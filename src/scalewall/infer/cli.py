@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -12,7 +13,7 @@ from rich.table import Table
 from scalewall._cli_common import err_console as _err
 from scalewall._cli_common import fail as _fail
 from scalewall._cli_common import print_json as _json
-from scalewall._errors import PlannerError
+from scalewall._errors import InvalidParameter, PlannerError
 
 __all__ = ["register"]
 
@@ -75,6 +76,11 @@ def infer(
         "token at that load, queueing included.")] = None,
     objective: Annotated[str, typer.Option(help="--search objective: cost or energy.")]
     = "cost",
+    hybrid: Annotated[int | None, typer.Option(
+        min=0, max=1024, help="Compare --model with a state-space hybrid of its width and "
+        "size (one attention layer in N, the rest Mamba-2; 0: no attention) on one "
+        "--hardware device at contexts of 256-128k tokens: cache per sequence, batch that "
+        "fits, tokens/s and $/M tokens.")] = None,
     catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog "
                        "TOML file (repeatable).")] = None,
     calibration: Annotated[str | None, typer.Option("--calibration", help="Plan with a "
@@ -89,6 +95,9 @@ def infer(
 
     try:
         cat = get_catalog(catalog or [])
+        if hybrid is not None:
+            _compare_hybrid(model, hardware, hybrid, precision, cat, as_json)
+            return
         if search:
             names = None if hardware == "all" else [hardware]
             result = search_serving(
@@ -159,6 +168,57 @@ def infer(
         _out.print(plans[0]["evidence"]["note"], style="dim", highlight=False, soft_wrap=True)
     for name, why in skipped.items():
         _out.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
+
+
+_HYBRID_CONTEXTS = [256.0, 1024.0, 4096.0, 16384.0, 32768.0, 65536.0, 131072.0]
+
+
+def _compare_hybrid(model: str, hardware: str, every: int, precision: str, cat: Any,
+                    as_json: bool) -> None:
+    """``--hybrid N``: the model against its hybrid, one device, over contexts."""
+    from scalewall.infer.ssm import compare_state_space, hybrid_of
+
+    if hardware == "all":
+        raise InvalidParameter("--hybrid compares on one accelerator: name it with --hardware")
+    base = cat.model(model)
+    c = compare_state_space(base, hardware, context=np.array(_HYBRID_CONTEXTS),
+                            hybrid=hybrid_of(base, attention_every=every),
+                            precision=precision, catalog=cat)
+    d = c.to_dict()
+    if as_json:
+        _json(d)
+        return
+    kind = "pure state-space" if every == 0 else f"hybrid, 1 attention layer in {every}"
+    table = Table(title=f"{model} ({d['transformer_params'] / 1e9:.1f}B) against its {kind} "
+                  f"({d['hybrid_params'] / 1e9:.1f}B) on one {hardware}, {precision}",
+                  title_justify="left")
+    for col in ("context", "MB/seq T", "MB/seq H", "max batch T", "max batch H",
+                "tok/s T", "tok/s H", "$/M out T", "$/M out H", "H/T tok/s"):
+        table.add_column(col, justify="right")
+    t_cost, h_cost = d["transformer_usd_per_million_tokens"], d["hybrid_usd_per_million_tokens"]
+    def cell(x: float | None, fmt: str) -> str:
+        return "-" if x is None else format(x, fmt)
+
+    for i, s in enumerate(d["context"]):
+        table.add_row(
+            f"{s:,.0f}", f"{d['transformer_bytes_per_sequence'][i] / 1e6:,.0f}",
+            f"{d['hybrid_bytes_per_sequence'][i] / 1e6:,.0f}",
+            f"{d['transformer_max_batch'][i]:.0f}", f"{d['hybrid_max_batch'][i]:.0f}",
+            f"{d['transformer_tokens_per_s_per_device'][i]:,.0f}",
+            f"{d['hybrid_tokens_per_s_per_device'][i]:,.0f}",
+            cell(None if t_cost is None else t_cost[i], ".3f"),
+            cell(None if h_cost is None else h_cost[i], ".3f"),
+            cell(d["throughput_ratio"][i], ".2f"))
+    _out.print(table)
+    ratio = d["throughput_ratio"][-1]
+    where = ("the hybrid never decodes faster per device at these contexts"
+             if d["cheaper_from"] is None else
+             f"the hybrid costs less per output token from {d['cheaper_from']:,.0f} tokens of "
+             f"context" + ("" if ratio is None else
+                           f" ({1 / ratio:.2f}x the transformer's cost at "
+                           f"{d['context'][-1]:,.0f})"))
+    _out.print(f"T: transformer, H: hybrid; each at the most sequences that fit (up to 1,024; "
+               f"0: not one sequence fits); {where}.", highlight=False, soft_wrap=True)
 
 
 def _print_search(d: dict[str, Any]) -> None:

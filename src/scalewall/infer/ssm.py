@@ -31,14 +31,29 @@ from scalewall.units import BYTES_PER_ELEMENT
 __all__ = ["StateSpaceComparison", "compare_state_space", "hybrid_of"]
 
 
-def hybrid_of(arch: Architecture, *, attention_every: int = 8) -> Architecture:
+def hybrid_of(arch: Architecture, *, attention_every: int = 8,
+              equal_params: bool = True) -> Architecture:
     """``arch`` with all but one layer in ``attention_every`` turned into Mamba-2 layers
-    (Jamba's 1:7 ratio for 8) [1]_; ``attention_every = 0`` gives a pure SSM."""
+    (Jamba's 1:7 ratio for 8) [1]_; ``attention_every = 0`` gives a pure SSM.
+
+    A Mamba-2 layer (expand 2) holds more weights than a grouped-query attention layer, so at
+    the same depth the hybrid is larger (Llama 3.1 8B's shape: 9.7B against 8.0B). With
+    ``equal_params`` (default) it keeps the width and drops layers until its parameter count is
+    the closest to ``arch``'s, so the comparison is against a transformer of equal size.
+    """
     if attention_every < 0:
         raise InvalidParameter(f"attention_every must be >= 0, got {attention_every!r}")
-    n_attn = 0 if attention_every == 0 else max(arch.n_layers // attention_every, 1)
-    return arch.replace(id=f"{arch.id or 'custom'}-hybrid", name=f"{arch.label} (hybrid)",
-                        n_ssm_layers=arch.n_layers - n_attn)
+
+    def build(n_layers: int) -> Architecture:
+        n_attn = 0 if attention_every == 0 else max(n_layers // attention_every, 1)
+        return arch.replace(id=f"{arch.id or 'custom'}-hybrid", name=f"{arch.label} (hybrid)",
+                            n_layers=n_layers, n_ssm_layers=n_layers - n_attn)
+
+    if not equal_params:
+        return build(arch.n_layers)
+    target = n_params(arch)
+    return min((build(n) for n in range(1, arch.n_layers + 1)),
+               key=lambda a: abs(n_params(a) - target))
 
 
 @dataclass(frozen=True)
@@ -50,12 +65,13 @@ class StateSpaceComparison:
     hybrid_params: int
     transformer_bytes_per_sequence: FloatArray
     hybrid_bytes_per_sequence: FloatArray
-    transformer_max_batch: FloatArray
+    transformer_max_batch: FloatArray  # sequences that fit (<= the cap), 0 if not one
     hybrid_max_batch: FloatArray
     transformer_tpot_s: FloatArray  # at the same batch
     hybrid_tpot_s: FloatArray
     transformer_tokens_per_s_per_device: FloatArray  # each at its own maximum batch (<= cap)
     hybrid_tokens_per_s_per_device: FloatArray
+    usd_per_device_hour: float | None = None  # cloud rate, else amortised price (no power)
 
     @property
     def memory_ratio(self) -> FloatArray:
@@ -64,15 +80,46 @@ class StateSpaceComparison:
 
     @property
     def throughput_ratio(self) -> FloatArray:
-        out: FloatArray = (self.hybrid_tokens_per_s_per_device
-                           / self.transformer_tokens_per_s_per_device)
+        """Hybrid over transformer tokens/s per device; inf where no transformer sequence fits
+        (and the hybrid's does)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out: FloatArray = (np.asarray(self.hybrid_tokens_per_s_per_device)
+                               / np.asarray(self.transformer_tokens_per_s_per_device))
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
-        out["memory_ratio"] = np.asarray(self.memory_ratio).tolist()
-        out["throughput_ratio"] = np.asarray(self.throughput_ratio).tolist()
+    def usd_per_million_tokens(self, tokens_per_s: FloatArray) -> FloatArray | None:
+        """$ per million output tokens of one device at ``tokens_per_s``; None without a rate,
+        inf where nothing fits."""
+        if self.usd_per_device_hour is None:
+            return None
+        with np.errstate(divide="ignore"):
+            out: FloatArray = self.usd_per_device_hour / 3600.0 / np.asarray(tokens_per_s) * 1e6
         return out
+
+    @property
+    def cheaper_from(self) -> float | None:
+        """The shortest context compared at which the hybrid decodes more tokens/s per device
+        (so costs less per token) than the transformer; None if it never does here."""
+        better = np.flatnonzero(np.asarray(self.throughput_ratio) > 1.0)
+        return float(np.asarray(self.context)[better[0]]) if better.size else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            f.name: (getattr(self, f.name) if f.name == "usd_per_device_hour"
+                     else np.asarray(getattr(self, f.name)).tolist()) for f in fields(self)}
+        out["memory_ratio"] = np.asarray(self.memory_ratio).tolist()
+        out["throughput_ratio"] = _finite_or_none(self.throughput_ratio)
+        for name in ("transformer", "hybrid"):
+            cost = self.usd_per_million_tokens(getattr(self, f"{name}_tokens_per_s_per_device"))
+            out[f"{name}_usd_per_million_tokens"] = None if cost is None else _finite_or_none(
+                cost)
+        out["cheaper_from"] = self.cheaper_from
+        return out
+
+
+def _finite_or_none(x: FloatArray) -> list[float | None]:
+    """JSON-safe list: None where a ratio or cost is undefined (nothing fits)."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=float).ravel()]
 
 
 def compare_state_space(
@@ -91,7 +138,15 @@ def compare_state_space(
     Returns
     -------
     StateSpaceComparison; its ``memory_ratio`` and ``throughput_ratio`` say by how much the
-    hybrid is smaller and faster per device at each context.
+    hybrid is smaller and faster per device at each context, ``cheaper_from`` from which
+    context it costs less per token, and ``to_dict`` gives $ per million output tokens of each
+    (one device at the catalog's cloud rate, else its amortised price).
+
+    Examples
+    --------
+    >>> c = compare_state_space("llama-3.1-8b", "h100-sxm", context=[256, 1024, 4096, 32768])
+    >>> [round(float(r), 1) for r in c.throughput_ratio], c.cheaper_from
+    ([0.6, 1.2, 3.1, 8.3], 1024.0)
     """
     cat = catalog or get_catalog()
     base = cat.model(transformer) if isinstance(transformer, str) else transformer
@@ -111,17 +166,30 @@ def compare_state_space(
                       capacity_bytes=accel.memory_bytes, reserved_bytes=reserve,
                       fragmentation=cat.defaults.fragmentation_fraction)
         fixed = evaluate_serving(arch, gemm, batch=batch, **common)  # type: ignore[arg-type]
-        cap = np.clip(np.asarray(fixed.max_batch), 1.0, float(max_batch))
+        usable = accel.memory_bytes * (1.0 - cat.defaults.fragmentation_fraction) - reserve
+        weights = float(np.asarray(fixed.weights_bytes_per_device).max())
+        if weights >= usable:
+            raise InvalidParameter(
+                f"the weights of {arch.label} at {precision} need {weights / 1e9:.1f} GB, more "
+                f"than the {usable / 1e9:.1f} GB usable on one {accel.id}: compare at a lower "
+                f"precision (fp8, int4) or with a smaller model")
+        room = np.minimum(np.asarray(fixed.max_batch), float(max_batch))  # 0: none fits
+        cap = np.maximum(room, 1.0)
         full = evaluate_serving(arch, gemm, batch=cap, **common)  # type: ignore[arg-type]
-        tps: FloatArray = cap / np.asarray(full.tpot_s)  # decode tokens/s at full batch
-        return per_seq, cap, np.asarray(fixed.tpot_s), tps
+        # decode tokens/s at the most sequences that fit; 0 where not one sequence fits
+        tps: FloatArray = np.where(room >= 1.0, cap / np.asarray(full.tpot_s), 0.0)
+        return per_seq, room, np.asarray(fixed.tpot_s), tps
 
     t_mem, t_cap, t_tpot, t_tps = run(long_base)
     h_mem, h_cap, h_tpot, h_tps = run(long_hyb)
+    d = cat.defaults
+    hourly = accel.cloud_usd_per_hour
+    if hourly is None and accel.price_usd is not None:
+        hourly = accel.price_usd * d.capex_overhead_factor / d.hardware_lifetime_s * 3600.0
     return StateSpaceComparison(
         context=s, transformer_params=n_params(base), hybrid_params=n_params(hyb),
         transformer_bytes_per_sequence=t_mem, hybrid_bytes_per_sequence=h_mem,
         transformer_max_batch=t_cap, hybrid_max_batch=h_cap, transformer_tpot_s=t_tpot,
         hybrid_tpot_s=h_tpot, transformer_tokens_per_s_per_device=t_tps,
-        hybrid_tokens_per_s_per_device=h_tps,
+        hybrid_tokens_per_s_per_device=h_tps, usd_per_device_hour=hourly,
     )
