@@ -92,6 +92,25 @@ def test_serve_search(client: Any) -> None:
     assert r.json()["best"]["hardware"] in ("h100-sxm", "h200-sxm")
 
 
+def test_serve_hybrid_matches_public_api(client: Any) -> None:
+    """The endpoint returns compare_state_space's figures for the hybrid of equal size, and a
+    model whose weights do not fit on one device is a 422 that says so."""
+    from scalewall.infer.ssm import compare_state_space
+
+    r = client.post("/api/serve/hybrid", json={"model": "llama-3.1-8b", "hardware": "h100-sxm",
+                                                "contexts": [1024, 131072]})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    want = compare_state_space("llama-3.1-8b", "h100-sxm", context=[1024.0, 131072.0])
+    assert got["throughput_ratio"] == pytest.approx(list(want.throughput_ratio))
+    assert (got["hybrid_layers"], got["hybrid_attention_layers"]) == (26, 3)
+    assert got["cheaper_from"] == 1024.0
+    r = client.post("/api/serve/hybrid", json={"model": "llama-3.1-70b", "hardware": "h200-sxm"})
+    assert r.status_code == 422 and "lower precision" in r.text
+    r = client.post("/api/serve/hybrid", json={"contexts": []})
+    assert r.status_code == 422 and "contexts" in r.text
+
+
 def test_catalog(client: Any) -> None:
     cat = client.get("/api/catalog").json()
     assert {"accelerators", "models", "regions", "pue"} <= set(cat)

@@ -75,6 +75,13 @@ def _chart_drawn(pg: Any, selector: str) -> None:
     assert n > 0, f"{selector}: no bars drawn"
 
 
+def _lines_drawn(pg: Any, selector: str, traces: int) -> None:
+    """A plotly line chart: ``traces`` scatter traces, each with a drawn line."""
+    pg.wait_for_selector(f"{selector} svg.main-svg", timeout=30_000)
+    n = pg.locator(f"{selector} svg.main-svg g.scatterlayer path.js-line").count()
+    assert n >= traces, f"{selector}: {n} lines drawn, {traces} expected"
+
+
 def test_plan_form_numbers_charts_and_url(page: Any, server_url: str) -> None:
     page.goto(server_url + "/")
     _ready(page)
@@ -138,6 +145,9 @@ def test_switch_views_compare_and_serve(page: Any, server_url: str) -> None:
         "median |error|" in page.locator("#serve-note").inner_text())
     _chart_drawn(page, "#chart-serve-memory")
     _chart_drawn(page, "#chart-serve-compare")
+    _lines_drawn(page, "#chart-serve-hybrid", 2)
+    hybrid_title = page.locator("#chart-serve-hybrid .gtitle").text_content() or ""
+    assert "hybrid of equal size" in hybrid_title and "cheaper per token from" in hybrid_title
     assert "view=serve" in page.url and "batch=32" in page.url
     page.screenshot(path=str(ARTIFACTS / "serve.png"), full_page=True)
     assert not page.errors, page.errors

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
@@ -34,6 +35,7 @@ from scalewall.web.schemas import (
     CompareRequest,
     ConfigRequest,
     ServeCompareRequest,
+    ServeHybridRequest,
     ServeRequest,
     ServeSearchRequest,
     TrainRequest,
@@ -309,6 +311,24 @@ def build_router(ctx: Context) -> APIRouter:
         """The same deployment planned on each accelerator of ``compare``."""
         return ctx.answer("serve-compare:" + req.model_dump_json(),
                           lambda: serve_compare(ctx, req))
+
+    @router.post("/serve/hybrid", tags=["serve"], responses=_OBJECT)
+    def hybrid_serve(req: ServeHybridRequest) -> Response:
+        """The model against a state-space hybrid of its width and parameter count on one
+        device, over contexts: cache per sequence, batch that fits, tokens/s, $/M tokens and
+        the context from which the hybrid is cheaper (``compare_state_space``)."""
+        def run() -> Any:
+            from scalewall.infer.ssm import compare_state_space, hybrid_of
+
+            arch = _architecture(ctx, req.model, req.hf_config, req.hf_name)
+            hybrid = hybrid_of(arch, attention_every=req.attention_every)
+            out = compare_state_space(
+                arch, req.hardware, context=np.asarray(req.contexts, dtype=float),
+                hybrid=hybrid, precision=req.precision, catalog=cat).to_dict()
+            out.update(hybrid_layers=hybrid.n_layers,
+                       hybrid_attention_layers=hybrid.n_attention_layers)
+            return out
+        return ctx.answer("serve-hybrid:" + req.model_dump_json(), run)
 
     @router.post("/serve/search", tags=["serve"], responses=_OBJECT)
     def search_serve(req: ServeSearchRequest) -> Response:

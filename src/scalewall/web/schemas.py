@@ -134,6 +134,22 @@ class ServeCompareRequest(ServeRequest):
         min_length=1, max_length=12)
 
 
+class ServeHybridRequest(_Strict):
+    """The model against a state-space hybrid of its width and size on one device
+    (``compare_state_space``)."""
+
+    model: CatalogName | None = "llama-3.1-8b"
+    hf_config: dict[str, Any] | None = None
+    hf_name: _Label | None = None
+    hardware: CatalogName = "h100-sxm"
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    attention_every: int = Field(default=8, ge=0, le=1024, description="One attention layer in "
+                                 "this many (Jamba: 8); 0: no attention (pure state-space).")
+    contexts: list[Annotated[int, Field(ge=1, le=1_048_576)]] = Field(
+        default_factory=lambda: [256, 1024, 4096, 16384, 32768, 65536, 131072],
+        min_length=1, max_length=16, description="Decode contexts compared [tokens].")
+
+
 class ServeSearchRequest(_Strict):
     """The cheapest (or lowest-energy) configuration meeting latency targets."""
 

@@ -204,6 +204,19 @@
     const names = compareList().length ? compareList() : COMPARE;
     const cmp = await post("/api/serve/compare", Object.assign({}, body, {compare: names.slice(0, 12)}));
     await C.serveCompareChart($("#chart-serve-compare"), cmp.plans);
+    // the model against a state-space hybrid of its size, on one device of this kind; a model
+    // whose weights do not fit on one device says so in place of the chart
+    const hyb = $("#chart-serve-hybrid");
+    try {
+      const h = await post("/api/serve/hybrid", Object.assign(modelPart(), {
+        hardware: body.hardware, precision: body.precision}));
+      hyb.textContent = "";
+      delete hyb.dataset.note;
+      await C.hybridChart(hyb, h, body.hardware);
+    } catch (e) {
+      hyb.textContent = "State-space hybrid comparison: " + e.message;
+      hyb.dataset.note = "1";
+    }
   }
   async function runWall() {
     if (window.ScalewallWall && state.features.wall) await window.ScalewallWall.run(form, post);

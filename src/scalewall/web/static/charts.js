@@ -274,9 +274,35 @@
     ], "The same deployment on each accelerator");
   }
 
+  function hybridChart(el, h, hardware) {
+    /* Tokens/s per device against context for the transformer and its hybrid of equal size,
+     * each at the most sequences that fit (0 where not one does: drawn as a gap). */
+    const x = h.context;
+    const line = (name, ys, i) => ({type: "scatter", mode: "lines+markers", name, x,
+      y: ys.map((v) => (v > 0 ? v : null)), line: {color: COLORS[i], width: 2},
+      hovertemplate: "%{x:,} tokens: %{y:,.0f} tok/s<extra>" + name + "</extra>"});
+    const tokens = (n) => (n >= 1024 ? `${n / 1024}k` : String(n));  // contexts are 2^k
+    const where = h.cheaper_from === null ? "never cheaper at these contexts"
+      : `cheaper per token from ${tokens(h.cheaper_from)} tokens`;
+    const last = h.throughput_ratio[h.throughput_ratio.length - 1];
+    const by = last === null ? "" : `, ${num(last, 2)}× the tokens/s at ${tokens(x[x.length - 1])}`;
+    return draw(el, [
+      line(`transformer (${num(h.transformer_params)} params)`, h.transformer_tokens_per_s_per_device, 0),
+      line(`hybrid, ${h.hybrid_attention_layers} of ${h.hybrid_layers} layers attention ` +
+           `(${num(h.hybrid_params)})`, h.hybrid_tokens_per_s_per_device, 1),
+    ], {
+      title: {text: wrap(`A state-space hybrid of equal size on one ${hardware}: ${where}${by}`, 80)},
+      xaxis: {title: {text: "context (tokens)"}, type: "log", tickvals: x, ticktext: x.map(tokens)},
+      yaxis: {title: {text: "decode tok/s per device (most sequences that fit)"}, type: "log",
+              dtick: 1, tickformat: "~s"},
+      legend: {orientation: "h", y: -0.25}, margin: {l: 70, r: 20, t: 60, b: 90},
+    });
+  }
+
   root.ScalewallCharts = {
     num, usd, pct, trainCards, serveCards, memoryChart, stepChart, costChart, dataChart,
-    compareChart, serveMemoryChart, serveCompareChart, grid, draw, trainCost, energyMWh, co2Tonnes,
+    compareChart, serveMemoryChart, serveCompareChart, hybridChart, grid, draw, trainCost,
+    energyMWh, co2Tonnes,
     TRAIN_STEP, SERVE_STEP, COLORS, BASE, CONFIG,
   };
 })(window);
