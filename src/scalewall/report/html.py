@@ -38,10 +38,12 @@ class ReportData:
     serve: dict[str, Any] | None = None
     serve_compare: dict[str, Any] | None = None
     wall: dict[str, Any] | None = None
+    serve_hybrid: dict[str, Any] | None = None  # the model against its state-space hybrid
 
     def to_dict(self) -> dict[str, Any]:
         return {"train": self.train, "compare": self.compare, "serve": self.serve,
-                "serve_compare": self.serve_compare, "wall": self.wall}
+                "serve_compare": self.serve_compare, "wall": self.wall,
+                "serve_hybrid": self.serve_hybrid}
 
 
 def _clean(value: Any) -> Any:
@@ -132,6 +134,7 @@ if(D.serve){cards($("serve-cards"),C.serveCards(D.serve));
 C.serveMemoryChart($("chart-serve-memory"),D.serve.memory);
 C.stepChart($("chart-serve-step"),D.serve.decode_step,C.SERVE_STEP,"Decode step by part");}
 if(D.serve_compare)C.serveCompareChart($("chart-serve-compare"),D.serve_compare.plans);
+if(D.serve_hybrid)C.hybridChart($("chart-serve-hybrid"),D.serve_hybrid,D.serve_hybrid.hardware);
 if(D.wall&&window.ScalewallWall)window.ScalewallWall.draw($("wall-body"),D.wall);
 document.body.dataset.state="ready";})();
 """
@@ -171,6 +174,8 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
             "<div id='chart-serve-step' class='chart'></div></div>")
         if data.serve_compare:
             parts.append("<div id='chart-serve-compare' class='chart wide'></div>")
+        if data.serve_hybrid:
+            parts.append("<div id='chart-serve-hybrid' class='chart wide'></div>")
     if data.wall:
         parts.append("<h2>The wall</h2><div id='wall-body'></div>")
     parts += [
@@ -335,4 +340,26 @@ def write_pngs(data: ReportData, folder: str | Path, *, dpi: int = 150) -> list[
                 ("J / token", [r["energy_j_per_token"] for r in ok]),
                 ("devices", [r["n_devices"] for r in ok]),
             ], "The same deployment on each accelerator", "serve_compare.png")
+    if data.serve_hybrid:
+        h = data.serve_hybrid
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for i, (who, label) in enumerate((
+                ("transformer", f"transformer ({h['transformer_params'] / 1e9:.2f}B)"),
+                ("hybrid", f"hybrid, {h['hybrid_attention_layers']} of {h['hybrid_layers']} "
+                           f"layers attention ({h['hybrid_params'] / 1e9:.2f}B)"))):
+            tps = h[f"{who}_tokens_per_s_per_device"]
+            ax.plot([c for c, v in zip(h["context"], tps, strict=True) if v > 0],
+                    [v for v in tps if v > 0], "o-", color=_COLORS[i], label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(h["context"], [f"{c / 1024:g}k" if c >= 1024 else f"{c:g}"
+                                     for c in h["context"]])
+        ax.set_yscale("log")
+        ax.set_xlabel("context (tokens)")
+        ax.set_ylabel("decode tokens/s per device")
+        where = ("never cheaper here" if h["cheaper_from"] is None
+                 else f"cheaper per token from {h['cheaper_from']:,.0f} tokens")
+        ax.set_title(f"State-space hybrid of equal size on one {h['hardware']} "
+                     f"({h['precision']}): {where}", fontsize=10)
+        ax.legend(fontsize=8)
+        save(fig, "serve_hybrid.png")
     return written

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -67,6 +67,23 @@ def web(
     if not server.started:  # uvicorn logged why (host not found, port taken) and returned
         _fail(OSError(f"could not serve on {shown}:{port}: the host does not resolve to a "
                       f"local address or the port is taken (uvicorn's message is above)"))
+
+
+def _hybrid_for_report(ctx: Any, model: str, config: Any, hf_name: str | None,
+                       hardware: str) -> dict[str, Any] | None:
+    """The model against its state-space hybrid on one ``hardware`` device, at the first of
+    bf16, fp8 and int4 whose weights fit there; None if none does (or the chip lacks them)."""
+    from scalewall.web.routes import serve_hybrid
+    from scalewall.web.schemas import ServeHybridRequest
+
+    for precision in ("bf16", "fp8", "int4"):
+        try:
+            return serve_hybrid(ctx, ServeHybridRequest(
+                model=None if config is not None else model, hf_config=config, hf_name=hf_name,
+                hardware=hardware, precision=precision))
+        except PlannerError:
+            continue
+    return None
 
 
 def report(
@@ -141,6 +158,7 @@ def report(
                 compare=names or [serve_hardware])
             data.serve = serve_plan(ctx, sreq, serve_hardware).to_dict()
             data.serve_compare = serve_compare(ctx, sreq) if names else None
+            data.serve_hybrid = _hybrid_for_report(ctx, model, config, hf_name, serve_hardware)
         if wall and wall.lower() != "none":
             import importlib.util
 

@@ -44,7 +44,7 @@ from scalewall.web.schemas import (
 
 __all__ = [
     "ERROR_RESPONSES", "Context", "build_router", "layout_candidates_bound", "serve_compare",
-    "serve_plan", "train_compare", "train_plan",
+    "serve_hybrid", "serve_plan", "train_compare", "train_plan",
 ]
 
 #: Error answers every endpoint documents (schema: FastAPI's validation error, extended).
@@ -245,6 +245,21 @@ def serve_compare(ctx: Context, req: ServeCompareRequest) -> dict[str, Any]:
     return {"plans": rows}
 
 
+def serve_hybrid(ctx: Context, req: ServeHybridRequest) -> dict[str, Any]:
+    """``compare_state_space(...).to_dict()`` for the model of ``req`` and its hybrid of equal
+    size, with the hybrid's layer counts, the accelerator and the precision."""
+    from scalewall.infer.ssm import compare_state_space, hybrid_of
+
+    arch = _architecture(ctx, req.model, req.hf_config, req.hf_name)
+    hybrid = hybrid_of(arch, attention_every=req.attention_every)
+    out = compare_state_space(
+        arch, req.hardware, context=np.asarray(req.contexts, dtype=float), hybrid=hybrid,
+        precision=req.precision, catalog=ctx.catalog).to_dict()
+    out.update(hybrid_layers=hybrid.n_layers, hybrid_attention_layers=hybrid.n_attention_layers,
+               hardware=req.hardware, precision=req.precision)
+    return out
+
+
 def build_router(ctx: Context) -> APIRouter:
     """The ``/api`` endpoints bound to ``ctx``."""
     router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -317,18 +332,8 @@ def build_router(ctx: Context) -> APIRouter:
         """The model against a state-space hybrid of its width and parameter count on one
         device, over contexts: cache per sequence, batch that fits, tokens/s, $/M tokens and
         the context from which the hybrid is cheaper (``compare_state_space``)."""
-        def run() -> Any:
-            from scalewall.infer.ssm import compare_state_space, hybrid_of
-
-            arch = _architecture(ctx, req.model, req.hf_config, req.hf_name)
-            hybrid = hybrid_of(arch, attention_every=req.attention_every)
-            out = compare_state_space(
-                arch, req.hardware, context=np.asarray(req.contexts, dtype=float),
-                hybrid=hybrid, precision=req.precision, catalog=cat).to_dict()
-            out.update(hybrid_layers=hybrid.n_layers,
-                       hybrid_attention_layers=hybrid.n_attention_layers)
-            return out
-        return ctx.answer("serve-hybrid:" + req.model_dump_json(), run)
+        return ctx.answer("serve-hybrid:" + req.model_dump_json(),
+                          lambda: serve_hybrid(ctx, req))
 
     @router.post("/serve/search", tags=["serve"], responses=_OBJECT)
     def search_serve(req: ServeSearchRequest) -> Response:
