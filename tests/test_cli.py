@@ -92,3 +92,14 @@ def test_validate_json_contract(tmp_path: Path):
         if row["error"] is not None:
             assert row["error"] == pytest.approx(row["predicted"] / row["reported"] - 1)
     assert data["summary"]["peak_memory_gib"]["n"] == 2
+
+
+def test_validate_text_has_the_source_breakdown(tmp_path: Path):
+    src = Path(__file__).parents[1] / "src/scalewall/catalog/validation/train.csv"
+    lines = src.read_text().splitlines()
+    keep = [lines[0]] + [ln for ln in lines[1:] if ln.startswith("kor22-")]
+    csv_path = tmp_path / "rows.csv"
+    csv_path.write_text("\n".join(keep) + "\n")
+    result = runner.invoke(app, ["validate", str(csv_path)])
+    assert result.exit_code == 0, result.output
+    assert "By source" in result.stdout and "Korthikanti et al. 2022" in result.stdout

@@ -62,3 +62,20 @@ def test_groups_pool_the_rows_of_their_metrics(result):
     assert g["n"] == len(errs)
     assert "decode" not in result.groups  # no serving rows in the training file
     assert set(result.to_dict()) == {"rows", "summary"}  # DESIGN.md's JSON contract
+
+
+def test_by_source_pools_each_publication_per_group(result):
+    """Korthikanti et al.'s 15 step-time and TFLOP/s rows are one throughput cell; the cells of
+    a group hold every predicted row of it, and a label stops at the first comma or bracket."""
+    from scalewall.validate import by_source, source_label
+
+    rows = read_validation_csv(SHIPPED_VALIDATION)
+    cells = by_source(rows, result)
+    kor = [c for c in cells if c["source"] == "Korthikanti et al. 2022"]
+    assert [c["group"] for c in kor] == ["throughput"] and kor[0]["n"] == 15
+    assert kor[0]["median_abs_error"] < 0.05
+    n_throughput = sum(c["n"] for c in cells if c["group"] == "throughput")
+    assert n_throughput == result.groups["throughput"]["n"]
+    assert source_label("ML.ENERGY Leaderboard v3.0 (vLLM 0.11.1), task x") == (
+        "ML.ENERGY Leaderboard v3.0")
+    assert source_label("") == "(no source)"

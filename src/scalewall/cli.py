@@ -286,8 +286,10 @@ def validate(
         _print_json(result.to_dict())
         return
     from scalewall.report.text import validation_tables
+    from scalewall.validate import by_source
 
-    console.print(validation_tables({**result.to_dict(), "groups": result.groups}))
+    console.print(validation_tables({**result.to_dict(), "groups": result.groups,
+                                     "by_source": by_source(rows, result)}))
 
 
 @app.command()

@@ -37,7 +37,9 @@ __all__ = [
     "SHIPPED_VALIDATION",
     "SHIPPED_VALIDATION_FILES",
     "ValidationResult",
+    "by_source",
     "read_shipped_rows",
+    "source_label",
     "validate_csv",
     "validate_rows",
 ]
@@ -101,6 +103,31 @@ class ValidationResult:
         """DESIGN.md's JSON contract: exactly ``rows`` and ``summary`` (groups derive from
         the rows)."""
         return {"rows": self.rows, "summary": self.summary}
+
+
+def source_label(source: str) -> str:
+    """A row's publication as a short label: its ``source`` up to the first comma or bracket
+    ("NVIDIA TensorRT-LLM", "Patel et al.", "ML.ENERGY Leaderboard v3.0")."""
+    head = re.split(r",|\s\(", source or "", maxsplit=1)[0].strip()
+    return head[:48] or "(no source)"
+
+
+def by_source(rows: Sequence[dict[str, str]], result: ValidationResult) -> list[dict[str, Any]]:
+    """Median signed and absolute error per publication and metric group, for the rows of
+    ``result`` (predicted from ``rows``, in order): where the model holds and where it does
+    not, source by source. Groups with most rows first within each metric group."""
+    cells: dict[tuple[str, str], list[float]] = {}
+    for row, res in zip(rows, result.rows, strict=True):
+        group = next((g for g, (metrics, _) in GROUPS.items() if res["metric"] in metrics),
+                     res["metric"])
+        if res["error"] is not None:
+            cells.setdefault((group, source_label(row.get("source", ""))), []).append(
+                res["error"])
+    out = [{"group": g, "source": src, "n": len(e), "median_error": float(np.median(e)),
+            "median_abs_error": float(np.median(np.abs(e)))}
+           for (g, src), e in cells.items()]
+    order = {g: i for i, g in enumerate(GROUPS)}
+    return sorted(out, key=lambda c: (order.get(c["group"], len(order)), -c["n"], c["source"]))
 
 
 def _num(row: dict[str, str], key: str, rownum: str, *, integer: bool = False) -> Any:

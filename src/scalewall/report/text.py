@@ -166,7 +166,15 @@ def validation_tables(result: dict[str, Any]) -> Group:
     for name, g in result.get("groups", {}).items():
         groups.add_row(name, str(g["n"]), f"{g['median_abs_error']:.2%}", f"{g['target']:.0%}",
                        "yes" if g["met"] else "[bold red]no[/bold red]")
-    return Group(rows, summary, groups)
+    if not result.get("by_source"):
+        return Group(rows, summary, groups)
+    sources = _table("By source (where the model holds, and where it does not)", "group",
+                     "source", "n", "median error", "median |error|")
+    sources.columns[1].justify = "left"
+    for c in result["by_source"]:
+        sources.add_row(c["group"], c["source"], str(c["n"]), f"{c['median_error']:+.1%}",
+                        f"{c['median_abs_error']:.1%}")
+    return Group(rows, summary, sources, groups)
 
 
 def search_report(result: SearchResult, *, top: int = 5) -> Group:
