@@ -30,7 +30,7 @@ from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
 from scalewall.evidence import evidence_for
 from scalewall.footprint import run_footprint
-from scalewall.hardware import Accelerator
+from scalewall.hardware import Accelerator, Region
 from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
 from scalewall.infer.step import (
     StepTime,
@@ -621,11 +621,12 @@ def plan_serving(
 
 def _at_load(accel: Accelerator, cat: Catalog, *, n_devices: int, batch: int, prompt: int,
              output: int, requests_per_s: float, utilization: float, activity: float,
-             prefill_share: float, region: Any, pue: float) -> dict[str, float | None]:
+             prefill_share: float, region: Region, pue: float) -> dict[str, float | None]:
     """Cost and energy per token of the deployment at an offered load below its capacity.
 
-    The devices are paid for whether busy or not, so cost per token is the full-load figure
-    over the utilisation. A replica draws its serving power while any request is in it
+    The devices are paid for whether busy or not, so a rented deployment's cost per token is
+    the full-load figure over the utilisation (an owned one's also pays the power it draws). A
+    replica draws its serving power while any request is in it
     (:func:`~scalewall.infer.queueing.busy_fraction` of the time; the running batch is then
     smaller, which a memory-bound step barely notices) and idle power otherwise.
     """
