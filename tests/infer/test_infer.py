@@ -238,7 +238,7 @@ def test_hybrid_is_cheaper_at_long_context() -> None:
     """A Jamba-style hybrid (1 attention layer in 8) of Llama 3.1 8B's width and size on one
     H100: 26 layers (3 attention, 23 Mamba-2) hold 8.1B parameters against 8.0B. At 128k tokens
     its cache per sequence is 3/32 of the transformer's 17.18 GB plus 23 x 2.15 MB of state,
-    1.66 GB (0.0966 of it), and it decodes ~11x more tokens/s; at 256 tokens the transformer,
+    1.66 GB (0.0966 of it), and it decodes ~10x more tokens/s; at 256 tokens the transformer,
     whose few-KB cache is no burden, is faster."""
     from scalewall.arch.counts import n_params
     from scalewall.infer.ssm import hybrid_of

@@ -317,6 +317,7 @@ _DEFAULTS = {
     "memory_bound_power_fraction": ("memory_bound_power_fraction", 1.0),
     "request_overhead_ms": ("request_overhead_s", 1e-3),
     "ridge_exponent": ("ridge_exponent", 1.0),
+    "max_tokens_per_iteration": ("max_tokens_per_iteration", 1.0),
 }
 
 

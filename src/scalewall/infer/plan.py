@@ -166,6 +166,7 @@ def evaluate_serving(
     weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
     memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
+    max_tokens_per_iteration: float = float("inf"),
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -189,6 +190,9 @@ def evaluate_serving(
         (scheduling, input preparation, sampling the first token); added to the time to first
         token and to each cycle's batched prefill. The planner passes the catalog's (0.9 ms,
         measured by Vidur on a vLLM-based engine); the default 0 is kernels only.
+    max_tokens_per_iteration : [tokens] the most one forward pass takes; longer prompts are
+        prefilled in chunks, so the prefill workspace holds at most this many tokens. The
+        planner passes the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
 
     Returns
     -------
@@ -198,7 +202,8 @@ def evaluate_serving(
     -----
     Memory per device: weights :math:`N b_w / (t p)`, KV cache
     :math:`b\\,(s_p + s_o)\\,2 L a_{kv} d\\,b_{kv} / (\\min(t, a_{kv})\\,p)`, and a prefill
-    workspace of one prompt's activations, :math:`s_p (4h + 3f/t)` 16-bit values.
+    workspace of one prompt's activations, :math:`\\min(s_p, C)\\,(4h + 3f/t)` 16-bit values
+    (:math:`C`: ``max_tokens_per_iteration``).
     Throughput: :math:`b\\,o / (t_{prefill}(b) + o\\,t_{decode}(b, s_p + o/2))` per replica.
     Without chunked prefill, the prefills of the other :math:`b - 1` requests of a cycle stall
     every running sequence, so the inter-token latency a user sees is
@@ -244,7 +249,7 @@ def evaluate_serving(
         arch, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_)
     kv = b * per_seq_full
     h, f = float(arch.hidden_size), float(arch.expert_ffn_size if arch.is_moe else arch.ffn_size)
-    workspace = sp * (4.0 * h + 3.0 * f / tp_) * 2.0
+    workspace = np.minimum(sp, max_tokens_per_iteration) * (4.0 * h + 3.0 * f / tp_) * 2.0
     usable = capacity_bytes * (1.0 - fragmentation) - reserved_bytes
     memory = weights + kv + workspace
     fits = memory <= usable
@@ -511,6 +516,7 @@ def plan_serving(
         capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
         grouped_kv_reads=grouped_kv_reads,
         memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
+        max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration,
         request_overhead_s=overhead,
     )
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s

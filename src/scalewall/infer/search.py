@@ -245,6 +245,7 @@ def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog
         kv_precision=kv_precision_for(precision, accel), capacity_bytes=accel.memory_bytes,
         reserved_bytes=_memory_reserve(accel, cat), fragmentation=frag,
         memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
+        max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration,
         request_overhead_s=cat.defaults.request_overhead_s,
     )
 

@@ -146,7 +146,7 @@ def compare_state_space(
     --------
     >>> c = compare_state_space("llama-3.1-8b", "h100-sxm", context=[256, 1024, 4096, 32768])
     >>> [round(float(r), 1) for r in c.throughput_ratio], c.cheaper_from
-    ([0.6, 1.2, 3.1, 8.3], 1024.0)
+    ([0.6, 1.2, 3.1, 8.5], 1024.0)
     """
     cat = catalog or get_catalog()
     base = cat.model(transformer) if isinstance(transformer, str) else transformer
@@ -164,7 +164,8 @@ def compare_state_space(
         common = dict(attention_rates=attn, prompt=s, output=1.0, context=s,
                       weight_bytes=BYTES_PER_ELEMENT[precision], kv_precision=kv_p,
                       capacity_bytes=accel.memory_bytes, reserved_bytes=reserve,
-                      fragmentation=cat.defaults.fragmentation_fraction)
+                      fragmentation=cat.defaults.fragmentation_fraction,
+                      max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration)
         fixed = evaluate_serving(arch, gemm, batch=batch, **common)  # type: ignore[arg-type]
         usable = accel.memory_bytes * (1.0 - cat.defaults.fragmentation_fraction) - reserve
         weights = float(np.asarray(fixed.weights_bytes_per_device).max())
