@@ -117,6 +117,11 @@ class StateSpaceComparison:
         return out
 
 
+# what to suggest when the weights do not fit on the one device compared
+_LOWER_PRECISIONS = {"bf16": "fp8, int8 or int4", "fp16": "fp8, int8 or int4", "fp8": "int4",
+                     "int8": "int4"}
+
+
 def _finite_or_none(x: FloatArray) -> list[float | None]:
     """JSON-safe list: None where a ratio or cost is undefined (nothing fits)."""
     return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=float).ravel()]
@@ -170,10 +175,13 @@ def compare_state_space(
         usable = accel.memory_bytes * (1.0 - cat.defaults.fragmentation_fraction) - reserve
         weights = float(np.asarray(fixed.weights_bytes_per_device).max())
         if weights >= usable:
+            lower = _LOWER_PRECISIONS.get(precision)
+            hint = (f"compare at a lower precision ({lower}) or with a smaller model" if lower
+                    else "compare a smaller model")
             raise InvalidParameter(
                 f"the weights of {arch.label} at {precision} need {weights / 1e9:.1f} GB, more "
-                f"than the {usable / 1e9:.1f} GB usable on one {accel.id}: compare at a lower "
-                f"precision (fp8, int4) or with a smaller model")
+                f"than the {usable / 1e9:.1f} GB usable on one {accel.id} (the comparison runs "
+                f"on one device): {hint}")
         room = np.minimum(np.asarray(fixed.max_batch), float(max_batch))  # 0: none fits
         cap = np.maximum(room, 1.0)
         full = evaluate_serving(arch, gemm, batch=cap, **common)  # type: ignore[arg-type]
