@@ -257,11 +257,18 @@ def test_hybrid_is_cheaper_at_long_context() -> None:
         np.asarray(c.transformer_tpot_s)[-1])
 
 
-def test_hybrid_comparison_refuses_weights_that_do_not_fit() -> None:
-    """Llama 3.1 70B in bf16 (141 GB) on one H200 (133 GB usable): a clear error, not a
-    comparison of two deployments that cannot run."""
-    with pytest.raises(InvalidParameter, match=r"need 141\.1 GB, more than the 132\.9 GB usable"):
-        compare_state_space("llama-3.1-70b", "h200-sxm", context=[1024.0])
+def test_hybrid_comparison_takes_the_fewest_devices_that_hold_the_weights() -> None:
+    """Llama 3.1 70B in bf16 (141 GB) does not fit on one H200 (133 GB usable): both models are
+    served tensor-parallel on two. DeepSeek-V3 in bf16 (1,342 GB) fits on no replica of up to 8
+    H200s (1,063 GB): a clear error, not a comparison of deployments that cannot run."""
+    c = compare_state_space("llama-3.1-70b", "h200-sxm", context=[1024.0, 131072.0])
+    assert c.n_devices == 2 and c.to_dict()["n_devices"] == 2
+    assert float(np.asarray(c.throughput_ratio)[-1]) > 5.0
+    with pytest.raises(InvalidParameter,
+                       match=r"need 1342\.1 GB, more than the 1063\.0 GB usable on 8 x h200"):
+        compare_state_space("deepseek-v3", "h200-sxm", context=[1024.0])
+    with pytest.raises(InvalidParameter, match=r"n_devices must be in \[1, 8\]"):
+        compare_state_space("llama-3.1-8b", "h200-sxm", context=[1024.0], n_devices=16)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -372,5 +379,8 @@ def test_cli_hybrid_comparison() -> None:
     r = runner.invoke(app, ["infer", "--hardware", "all", "--hybrid", "8"])
     assert r.exit_code == 1 and "one accelerator" in r.output
     r = runner.invoke(app, ["infer", "--model", "llama-3.1-70b", "--hardware", "h200-sxm",
+                            "--hybrid", "8"])
+    assert r.exit_code == 0 and "2 x h200-sxm" in r.stdout
+    r = runner.invoke(app, ["infer", "--model", "deepseek-v3", "--hardware", "h200-sxm",
                             "--hybrid", "8"])
     assert r.exit_code == 1 and "lower precision" in r.output

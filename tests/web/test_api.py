@@ -94,7 +94,7 @@ def test_serve_search(client: Any) -> None:
 
 def test_serve_hybrid_matches_public_api(client: Any) -> None:
     """The endpoint returns compare_state_space's figures for the hybrid of equal size, and a
-    model whose weights do not fit on one device is a 422 that says so."""
+    model whose weights fit on no replica within the scale-up domain is a 422 that says so."""
     from scalewall.infer.ssm import compare_state_space
 
     r = client.post("/api/serve/hybrid", json={"model": "llama-3.1-8b", "hardware": "h100-sxm",
@@ -105,7 +105,7 @@ def test_serve_hybrid_matches_public_api(client: Any) -> None:
     assert got["throughput_ratio"] == pytest.approx(list(want.throughput_ratio))
     assert (got["hybrid_layers"], got["hybrid_attention_layers"]) == (26, 3)
     assert got["cheaper_from"] == 1024.0
-    r = client.post("/api/serve/hybrid", json={"model": "llama-3.1-70b", "hardware": "h200-sxm"})
+    r = client.post("/api/serve/hybrid", json={"model": "deepseek-v3", "hardware": "h200-sxm"})
     assert r.status_code == 422 and "lower precision" in r.text
     r = client.post("/api/serve/hybrid", json={"contexts": []})
     assert r.status_code == 422 and "contexts" in r.text

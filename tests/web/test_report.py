@@ -37,17 +37,17 @@ def test_report_error_is_one_line(tmp_path: Path) -> None:
     assert "UnknownCatalogEntry" in result.output
 
 
-def test_report_hybrid_falls_back_to_a_precision_that_fits(tmp_path: Path) -> None:
-    """Llama 3.1 70B's bf16 weights (141 GB) do not fit on one H200: the report's hybrid
-    comparison is drawn at fp8, and says so."""
-    import json
+def test_report_hybrid_section() -> None:
+    """The report's hybrid comparison runs on the fewest devices that hold the weights (Llama
+    3.1 70B in bf16: two H200s), and falls back to a lower precision when no replica within the
+    scale-up domain holds them (DeepSeek-V3: fp8 on eight)."""
+    from scalewall.catalog import get_catalog
+    from scalewall.web.cli import _hybrid_for_report
+    from scalewall.web.limits import DEFAULT_LIMITS
+    from scalewall.web.routes import Context
 
-    out = tmp_path / "r.html"
-    result = CliRunner().invoke(app, [
-        "report", "--out", str(out), "--model", "llama-3.1-70b", "--devices", "1024",
-        "--tokens", "1T", "--compare", "none", "--wall", "none"])
-    assert result.exit_code == 0, result.output
-    html = out.read_text()
-    data = json.loads(html.split("id='scalewall-data'>")[1].split("</script>")[0])
-    assert data["serve_hybrid"]["precision"] == "fp8"
-    assert data["serve_hybrid"]["hardware"] == "h200-sxm"
+    ctx = Context(get_catalog(), DEFAULT_LIMITS)
+    llama = _hybrid_for_report(ctx, "llama-3.1-70b", None, None, "h200-sxm")
+    assert llama is not None and (llama["precision"], llama["n_devices"]) == ("bf16", 2)
+    ds = _hybrid_for_report(ctx, "deepseek-v3", None, None, "h200-sxm")
+    assert ds is not None and (ds["precision"], ds["n_devices"]) == ("fp8", 8)

@@ -78,9 +78,9 @@ def infer(
     = "cost",
     hybrid: Annotated[int | None, typer.Option(
         min=0, max=1024, help="Compare --model with a state-space hybrid of its width and "
-        "size (one attention layer in N, the rest Mamba-2; 0: no attention) on one "
-        "--hardware device at contexts of 256-128k tokens: cache per sequence, batch that "
-        "fits, tokens/s and $/M tokens.")] = None,
+        "size (one attention layer in N, the rest Mamba-2; 0: no attention) on the fewest "
+        "--hardware devices that hold the weights, at contexts of 256-128k tokens: cache per "
+        "sequence, batch that fits, tokens/s and $/M tokens.")] = None,
     catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog "
                        "TOML file (repeatable).")] = None,
     calibration: Annotated[str | None, typer.Option("--calibration", help="Plan with a "
@@ -175,7 +175,7 @@ _HYBRID_CONTEXTS = [256.0, 1024.0, 4096.0, 16384.0, 32768.0, 65536.0, 131072.0]
 
 def _compare_hybrid(model: str, hardware: str, every: int, precision: str, cat: Any,
                     as_json: bool) -> None:
-    """``--hybrid N``: the model against its hybrid, one device, over contexts."""
+    """``--hybrid N``: the model against its hybrid on one replica, over contexts."""
     from scalewall.infer.ssm import compare_state_space, hybrid_of
 
     if hardware == "all":
@@ -189,8 +189,10 @@ def _compare_hybrid(model: str, hardware: str, every: int, precision: str, cat: 
         _json(d)
         return
     kind = "pure state-space" if every == 0 else f"hybrid, 1 attention layer in {every}"
+    where_run = ("one " + hardware if d["n_devices"] == 1
+                 else f"{d['n_devices']} x {hardware} (tensor parallel)")
     table = Table(title=f"{model} ({d['transformer_params'] / 1e9:.1f}B) against its {kind} "
-                  f"({d['hybrid_params'] / 1e9:.1f}B) on one {hardware}, {precision}",
+                  f"({d['hybrid_params'] / 1e9:.1f}B) on {where_run}, {precision}",
                   title_justify="left")
     for col in ("context", "MB/seq T", "MB/seq H", "max batch T", "max batch H",
                 "tok/s T", "tok/s H", "$/M out T", "$/M out H", "H/T tok/s"):
@@ -217,8 +219,9 @@ def _compare_hybrid(model: str, hardware: str, every: int, precision: str, cat: 
              f"context" + ("" if ratio is None else
                            f" ({1 / ratio:.2f}x the transformer's cost at "
                            f"{d['context'][-1]:,.0f})"))
-    _out.print(f"T: transformer, H: hybrid; each at the most sequences that fit (up to 1,024; "
-               f"0: not one sequence fits); {where}.", highlight=False, soft_wrap=True)
+    _out.print(f"T: transformer, H: hybrid; MB per sequence over the replica, tokens/s and $ "
+               f"per device; each at the most sequences that fit (up to 1,024; 0: not one "
+               f"sequence fits); {where}.", highlight=False, soft_wrap=True)
 
 
 def _print_search(d: dict[str, Any]) -> None:

@@ -58,7 +58,8 @@ def hybrid_of(arch: Architecture, *, attention_every: int = 8,
 
 @dataclass(frozen=True)
 class StateSpaceComparison:
-    """Per-sequence memory and decode cost of a transformer and a hybrid, over contexts."""
+    """Per-sequence memory and decode cost of a transformer and a hybrid, over contexts
+    (memory per sequence over the whole replica; tokens/s and cost per device)."""
 
     context: FloatArray
     transformer_params: int
@@ -72,6 +73,7 @@ class StateSpaceComparison:
     transformer_tokens_per_s_per_device: FloatArray  # each at its own maximum batch (<= cap)
     hybrid_tokens_per_s_per_device: FloatArray
     usd_per_device_hour: float | None = None  # cloud rate, else amortised price (no power)
+    n_devices: int = 1  # of the tensor-parallel replica each model is served on
 
     @property
     def memory_ratio(self) -> FloatArray:
@@ -105,7 +107,7 @@ class StateSpaceComparison:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            f.name: (getattr(self, f.name) if f.name == "usd_per_device_hour"
+            f.name: (getattr(self, f.name) if f.name in ("usd_per_device_hour", "n_devices")
                      else np.asarray(getattr(self, f.name)).tolist()) for f in fields(self)}
         out["memory_ratio"] = np.asarray(self.memory_ratio).tolist()
         out["throughput_ratio"] = _finite_or_none(self.throughput_ratio)
@@ -117,7 +119,7 @@ class StateSpaceComparison:
         return out
 
 
-# what to suggest when the weights do not fit on the one device compared
+# what to suggest when the weights do not fit on the devices compared
 _LOWER_PRECISIONS = {"bf16": "fp8, int8 or int4", "fp16": "fp8, int8 or int4", "fp8": "int4",
                      "int8": "int4"}
 
@@ -130,15 +132,17 @@ def _finite_or_none(x: FloatArray) -> list[float | None]:
 def compare_state_space(
     transformer: str | Architecture, hardware: str, *, context: ArrayLike,
     hybrid: Architecture | None = None, batch: int = 16, max_batch: int = 1024,
-    precision: str = "bf16", catalog: Catalog | None = None,
+    precision: str = "bf16", n_devices: int | None = None, catalog: Catalog | None = None,
 ) -> StateSpaceComparison:
-    """Serve ``transformer`` and its hybrid (default :func:`hybrid_of`) on one device.
+    """Serve ``transformer`` and its hybrid (default :func:`hybrid_of`) on one replica.
 
     Parameters
     ----------
     context : [tokens] array of decode contexts (the prompt; one output token per step).
     batch : sequences for the same-batch step-time comparison.
     max_batch : cap on the batch when each model runs at the most sequences that fit.
+    n_devices : devices of the replica, tensor-parallel within the chip's scale-up domain;
+        default the fewest (a power of two) on which both models' weights fit.
 
     Returns
     -------
@@ -163,30 +167,43 @@ def compare_state_space(
     long_base = base.replace(max_seq_len=max(base.max_seq_len, int(s.max()) + 1))
     long_hyb = hyb.replace(max_seq_len=max(hyb.max_seq_len, int(s.max()) + 1))
     reserve = cat.defaults.framework_reserved_bytes if accel.kind == "gpu" else 0.0
-
-    def run(arch: Architecture) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        per_seq = kv_bytes_per_sequence_per_device(arch, context=s, kv_precision=kv_p)
-        common = dict(attention_rates=attn, prompt=s, output=1.0, context=s,
-                      weight_bytes=BYTES_PER_ELEMENT[precision], kv_precision=kv_p,
-                      capacity_bytes=accel.memory_bytes, reserved_bytes=reserve,
-                      fragmentation=cat.defaults.fragmentation_fraction,
-                      max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration)
-        fixed = evaluate_serving(arch, gemm, batch=batch, **common)  # type: ignore[arg-type]
-        usable = accel.memory_bytes * (1.0 - cat.defaults.fragmentation_fraction) - reserve
-        weights = float(np.asarray(fixed.weights_bytes_per_device).max())
-        if weights >= usable:
+    usable = accel.memory_bytes * (1.0 - cat.defaults.fragmentation_fraction) - reserve
+    domain = max(accel.scale_up_domain, 1) if accel.scale_up_bytes_per_s else 1
+    weights = max(n_params(base), n_params(hyb)) * BYTES_PER_ELEMENT[precision]
+    if n_devices is None:
+        fits = [n for n in (2**k for k in range(11)) if n <= domain and weights / n < usable]
+        if not fits:
             lower = _LOWER_PRECISIONS.get(precision)
             hint = (f"compare at a lower precision ({lower}) or with a smaller model" if lower
                     else "compare a smaller model")
             raise InvalidParameter(
-                f"the weights of {arch.label} at {precision} need {weights / 1e9:.1f} GB, more "
-                f"than the {usable / 1e9:.1f} GB usable on one {accel.id} (the comparison runs "
-                f"on one device): {hint}")
+                f"the weights of {base.label} at {precision} need {weights / 1e9:.1f} GB, more "
+                f"than the {usable * domain / 1e9:.1f} GB usable on {domain} x {accel.id} (one "
+                f"tensor-parallel replica within the chip's scale-up domain): {hint}")
+        n_devices = fits[0]
+    elif not 1 <= n_devices <= domain or isinstance(n_devices, bool):
+        raise InvalidParameter(
+            f"n_devices must be in [1, {domain}] (tensor parallel within the scale-up domain of "
+            f"{accel.id}), got {n_devices!r}")
+    n = float(n_devices)
+
+    def run(arch: Architecture) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        per_seq = kv_bytes_per_sequence_per_device(arch, context=s, kv_precision=kv_p)
+        common = dict(attention_rates=attn, prompt=s, output=1.0, context=s, tp=n,
+                      n_devices=n, weight_bytes=BYTES_PER_ELEMENT[precision],
+                      kv_precision=kv_p, capacity_bytes=accel.memory_bytes,
+                      reserved_bytes=reserve, fragmentation=cat.defaults.fragmentation_fraction,
+                      max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration)
+        fixed = evaluate_serving(arch, gemm, batch=batch, **common)  # type: ignore[arg-type]
+        if float(np.asarray(fixed.weights_bytes_per_device).max()) >= usable:
+            raise InvalidParameter(
+                f"the weights of {arch.label} at {precision} do not fit on {n_devices} x "
+                f"{accel.id}: use more devices or a lower precision")
         room = np.minimum(np.asarray(fixed.max_batch), float(max_batch))  # 0: none fits
         cap = np.maximum(room, 1.0)
         full = evaluate_serving(arch, gemm, batch=cap, **common)  # type: ignore[arg-type]
-        # decode tokens/s at the most sequences that fit; 0 where not one sequence fits
-        tps: FloatArray = np.where(room >= 1.0, cap / np.asarray(full.tpot_s), 0.0)
+        # decode tokens/s per device at the most sequences that fit; 0 where none fits
+        tps: FloatArray = np.where(room >= 1.0, cap / np.asarray(full.tpot_s) / n, 0.0)
         return per_seq, room, np.asarray(fixed.tpot_s), tps
 
     t_mem, t_cap, t_tpot, t_tps = run(long_base)
@@ -201,4 +218,5 @@ def compare_state_space(
         transformer_max_batch=t_cap, hybrid_max_batch=h_cap, transformer_tpot_s=t_tpot,
         hybrid_tpot_s=h_tpot, transformer_tokens_per_s_per_device=t_tps,
         hybrid_tokens_per_s_per_device=h_tps, usd_per_device_hour=hourly,
+        n_devices=n_devices,
     )

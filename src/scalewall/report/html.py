@@ -358,8 +358,10 @@ def write_pngs(data: ReportData, folder: str | Path, *, dpi: int = 150) -> list[
         ax.set_ylabel("decode tokens/s per device")
         where = ("never cheaper here" if h["cheaper_from"] is None
                  else f"cheaper per token from {h['cheaper_from']:,.0f} tokens")
-        ax.set_title(f"State-space hybrid of equal size on one {h['hardware']} "
-                     f"({h['precision']}): {where}", fontsize=10)
+        on = (f"one {h['hardware']}" if h.get("n_devices", 1) == 1
+              else f"{h['n_devices']} x {h['hardware']}")
+        ax.set_title(f"State-space hybrid of equal size on {on} ({h['precision']}): {where}",
+                     fontsize=10)
         ax.legend(fontsize=8)
         save(fig, "serve_hybrid.png")
     return written

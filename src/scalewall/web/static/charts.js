@@ -291,7 +291,8 @@
       line(`hybrid, ${h.hybrid_attention_layers} of ${h.hybrid_layers} layers attention ` +
            `(${num(h.hybrid_params)})`, h.hybrid_tokens_per_s_per_device, 1),
     ], {
-      title: {text: wrap(`A state-space hybrid of equal size on one ${hardware}` +
+      title: {text: wrap(`A state-space hybrid of equal size on ` +
+                         (h.n_devices > 1 ? `${h.n_devices} × ${hardware}` : `one ${hardware}`) +
                          (h.precision ? ` (${h.precision})` : "") + `: ${where}${by}`, 80)},
       xaxis: {title: {text: "context (tokens)"}, type: "log", tickvals: x, ticktext: x.map(tokens)},
       yaxis: {title: {text: "decode tok/s per device (most sequences that fit)"}, type: "log",
