@@ -29,7 +29,7 @@ from scalewall.arch.counts import n_active_params, n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
 from scalewall.evidence import evidence_for
-from scalewall.footprint import run_footprint
+from scalewall.footprint import Footprint, run_footprint
 from scalewall.hardware import Accelerator, Region
 from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
 from scalewall.infer.step import (
@@ -395,10 +395,25 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def _memory_reserve(accel: Accelerator, cat: Catalog) -> float:
-    """Runtime reserve: the CUDA context and workspaces on GPUs; none on chips whose memory is
-    compiler-allocated SRAM (LPU, wafer)."""
-    return cat.defaults.framework_reserved_bytes if accel.kind == "gpu" else 0.0
+def serving_constants(accel: Accelerator, cat: Catalog) -> dict[str, Any]:
+    """The catalog's constants :func:`evaluate_serving` takes for ``accel``: its memory, the
+    runtime reserve (CUDA context, workspaces) and allocator fragmentation on GPUs (none where
+    memory is compiler-allocated: TPU, LPU, wafer), the memory-bound power share, an engine's
+    tokens per iteration and host time per prefill."""
+    d = cat.defaults
+    gpu = accel.kind == "gpu"
+    return dict(capacity_bytes=accel.memory_bytes,
+                reserved_bytes=d.framework_reserved_bytes if gpu else 0.0,
+                fragmentation=d.fragmentation_fraction if gpu else 0.0,
+                memory_bound_power_fraction=d.memory_bound_power_fraction,
+                max_tokens_per_iteration=d.max_tokens_per_iteration,
+                request_overhead_s=d.request_overhead_s)
+
+
+def usable_bytes(constants: dict[str, Any]) -> float:
+    """Device memory left for weights, cache and workspace under ``constants`` [B]."""
+    return float(constants["capacity_bytes"] * (1.0 - constants["fragmentation"])
+                 - constants["reserved_bytes"])
 
 
 def plan_serving(
@@ -507,18 +522,12 @@ def plan_serving(
     T = np.repeat([float(c[0]) for c in cands], batches.size)
     P = np.repeat([float(c[1]) for c in cands], batches.size)
     B = np.tile(batches, len(cands))
-    reserve = _memory_reserve(accel, cat)
-    frag = cat.defaults.fragmentation_fraction if accel.kind == "gpu" else 0.0
+    consts = {**serving_constants(accel, cat), "request_overhead_s": overhead}
     wbytes = BYTES_PER_ELEMENT[precision]
     m = evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
-        capacity_bytes=accel.memory_bytes, reserved_bytes=reserve, fragmentation=frag,
-        grouped_kv_reads=grouped_kv_reads,
-        memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
-        max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration,
-        request_overhead_s=overhead,
-    )
+        grouped_kv_reads=grouped_kv_reads, **consts)
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
     if tp is None or pp is None:
@@ -541,7 +550,7 @@ def plan_serving(
     reasons: list[str] = []
     if not bool(np.asarray(pick.fits)):
         need_bytes = float(np.asarray(pick.memory_bytes_per_device))
-        usable = accel.memory_bytes * (1.0 - frag) - reserve
+        usable = usable_bytes(consts)
         if float(np.asarray(pick.weights_bytes_per_device)) >= usable:
             raise InfeasibleServing(
                 f"the weights of {arch.label} at {precision} need "
@@ -625,6 +634,34 @@ def plan_serving(
     )
 
 
+def load_footprint(accel: Accelerator, cat: Catalog, *, n_devices: ArrayLike,
+                   activity: ArrayLike, batch: ArrayLike, utilization: ArrayLike, pue: float,
+                   region: Region) -> tuple[Footprint, FloatArray]:
+    """One second of a deployment at an offered load (vectorized), and the share of the time
+    a request is in each replica: a replica of ``batch`` slots draws its serving power
+    (``activity``) while one is (:func:`~scalewall.infer.queueing.busy_fraction`) and idle
+    power otherwise; devices are paid for all the time."""
+    d = cat.defaults
+    u = np.minimum(np.asarray(utilization, dtype=float), 1.0)
+    busy = busy_fraction(batch, u * np.asarray(batch, dtype=float))
+    return run_footprint(
+        n_devices=n_devices, duration_s=1.0, activity=busy * np.asarray(activity),
+        tdp_w=accel.tdp_w or 0.0, idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
+        host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue,
+        grid_g_per_j=region.grid_g_per_j, electricity_usd_per_j=region.electricity_usd_per_j,
+        cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
+        capex_overhead_factor=d.capex_overhead_factor,
+        hardware_lifetime_s=d.hardware_lifetime_s), busy
+
+
+def footprint_cost_usd(fp: Footprint, accel: Accelerator) -> Any:
+    """The cost a plan reports from ``fp``: cloud rental where the catalog has a rate, else
+    ownership (amortised price plus electricity) where it has a price and a TDP; else None."""
+    if fp.rental_cost_usd is not None:
+        return fp.rental_cost_usd
+    return fp.ownership_cost_usd if accel.tdp_w is not None else None
+
+
 def _at_load(accel: Accelerator, cat: Catalog, *, n_devices: int, batch: int, prompt: int,
              output: int, requests_per_s: float, utilization: float, activity: float,
              prefill_share: float, region: Region, pue: float) -> dict[str, float | None]:
@@ -636,25 +673,14 @@ def _at_load(accel: Accelerator, cat: Catalog, *, n_devices: int, batch: int, pr
     (:func:`~scalewall.infer.queueing.busy_fraction` of the time; the running batch is then
     smaller, which a memory-bound step barely notices) and idle power otherwise.
     """
-    d = cat.defaults
-    busy = float(busy_fraction(batch, utilization * batch))
+    fp, busy = load_footprint(accel, cat, n_devices=n_devices, activity=activity, batch=batch,
+                              utilization=utilization, pue=pue, region=region)
     out: dict[str, float | None] = {
-        "busy_fraction": busy, "cost_usd_per_input_token": None,
-        "cost_usd_per_output_token": None, "energy_j_per_token": None,
-        "energy_j_per_request": None, "device_power_w": None}
-    hourly = accel.cloud_usd_per_hour
-    cost = None if hourly is None else n_devices * hourly / HOUR_S  # per second
+        "busy_fraction": float(busy),
+        "cost_usd_per_input_token": None, "cost_usd_per_output_token": None,
+        "energy_j_per_token": None, "energy_j_per_request": None, "device_power_w": None}
+    cost = footprint_cost_usd(fp, accel)  # per second
     if accel.tdp_w is not None:
-        fp = run_footprint(  # one second of the whole deployment at this load
-            n_devices=n_devices, duration_s=1.0, activity=busy * activity, tdp_w=accel.tdp_w,
-            idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
-            host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue,
-            grid_g_per_j=region.grid_g_per_j,
-            electricity_usd_per_j=region.electricity_usd_per_j, cloud_usd_per_hour=hourly,
-            price_usd=accel.price_usd, capex_overhead_factor=d.capex_overhead_factor,
-            hardware_lifetime_s=d.hardware_lifetime_s)
-        if cost is None and fp.ownership_cost_usd is not None:
-            cost = float(fp.ownership_cost_usd)
         out["energy_j_per_request"] = float(fp.energy_j) / requests_per_s
         out["energy_j_per_token"] = float(fp.energy_j) / (requests_per_s * output)
         out["device_power_w"] = float(fp.device_power_w)

@@ -21,16 +21,18 @@ import numpy as np
 from scalewall._errors import InvalidParameter, PlannerError
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
-from scalewall.footprint import run_footprint
 from scalewall.infer.plan import (
     InfeasibleServing,
-    _memory_reserve,
+    evaluate_serving,
+    footprint_cost_usd,
     kv_precision_for,
+    load_footprint,
     plan_serving,
+    serving_constants,
     serving_rates,
 )
-from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
-from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
+from scalewall.infer.queueing import ttft_under_load_s
+from scalewall.units import BYTES_PER_ELEMENT
 
 __all__ = ["SearchResult", "search_serving"]
 
@@ -103,7 +105,7 @@ def search_serving(
         raise InvalidParameter(f"objective must be cost or energy, got {objective!r}")
     names = hardware or sorted(cat.accelerators)
     d = cat.defaults
-    electricity = cat.region(d.default_region).electricity_usd_per_j
+    region = cat.region(d.default_region)
     best: dict[str, Any] | None = None
     best_score = np.inf
     n_cand = 0
@@ -113,11 +115,10 @@ def search_serving(
     for name in names:
         accel = cat.accelerator(name)
         tdp = accel.tdp_w
-        hourly = accel.cloud_usd_per_hour
-        if hourly is None and accel.price_usd is not None:
-            hourly = accel.price_usd * d.capex_overhead_factor / d.hardware_lifetime_s * HOUR_S
-        if objective == "cost" and hourly is None:
-            skipped.append(f"{accel.id}: no cloud rate or price in the catalog")
+        costed = accel.cloud_usd_per_hour is not None or (
+            accel.price_usd is not None and tdp is not None)
+        if objective == "cost" and not costed:
+            skipped.append(f"{accel.id}: no cloud rate, or price and TDP, in the catalog")
             continue
         if objective == "energy" and tdp is None:
             skipped.append(f"{accel.id}: no TDP in the catalog")
@@ -165,11 +166,10 @@ def search_serving(
             util = requests_per_s / (capacity * replicas)
             # ranked per second of service ($/s or W): the offered tokens/s is the same for
             # every candidate, and dividing by it first overflows at tiny request rates
-            watts = (None if tdp is None else
-                     _facility_w(accel, cat, devices, m.power_activity, B, util))
-            usd_s = None if hourly is None else devices * hourly / HOUR_S
-            if usd_s is not None and accel.cloud_usd_per_hour is None and watts is not None:
-                usd_s = usd_s + watts * electricity  # ownership: the power bill too
+            fp, _ = load_footprint(accel, cat, n_devices=devices, activity=m.power_activity,
+                                   batch=B, utilization=util, pue=d.default_pue, region=region)
+            watts = None if tdp is None else fp.facility_power_w
+            usd_s = footprint_cost_usd(fp, accel)  # as the plan reports it at this load
             ranked = usd_s if objective == "cost" else watts
             assert ranked is not None  # chips lacking it were skipped above
             score = np.where(ok, ranked, np.inf)
@@ -218,36 +218,13 @@ def search_serving(
     return SearchResult(True, objective, best, n_cand, "", skipped)
 
 
-def _facility_w(accel: Any, cat: Catalog, devices: Any, activity: Any, batch: Any,
-                util: Any) -> Any:
-    """Facility power of a deployment at utilisation ``util`` [W]: each replica draws its
-    serving power while a request is in it (:func:`busy_fraction` of the time) and idle power
-    otherwise; host share and the default PUE included (as
-    :func:`~scalewall.infer.plan.plan_serving` at a load)."""
-    d = cat.defaults
-    busy = busy_fraction(batch, np.minimum(util, 1.0) * batch)
-    return run_footprint(
-        n_devices=devices, duration_s=1.0, activity=busy * activity, tdp_w=accel.tdp_w or 0.0,
-        idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
-        host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=d.default_pue,
-        grid_g_per_j=0.0).facility_power_w
-
-
 def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,
               T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
               precision: str) -> Any:
-    from scalewall.infer.plan import evaluate_serving
-
-    frag = cat.defaults.fragmentation_fraction if accel.kind == "gpu" else 0.0
     return evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,
         weight_bytes=BYTES_PER_ELEMENT[precision],
-        kv_precision=kv_precision_for(precision, accel), capacity_bytes=accel.memory_bytes,
-        reserved_bytes=_memory_reserve(accel, cat), fragmentation=frag,
-        memory_bound_power_fraction=cat.defaults.memory_bound_power_fraction,
-        max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration,
-        request_overhead_s=cat.defaults.request_overhead_s,
-    )
+        kv_precision=kv_precision_for(precision, accel), **serving_constants(accel, cat))
 
 
 # re-exported for callers that want the single-plan entry beside the search
