@@ -24,9 +24,15 @@ from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
-from scalewall.infer.plan import evaluate_serving, kv_precision_for, serving_rates
+from scalewall.infer.plan import (
+    evaluate_serving,
+    kv_precision_for,
+    serving_constants,
+    serving_rates,
+    usable_bytes,
+)
 from scalewall.infer.step import kv_bytes_per_sequence_per_device
-from scalewall.units import BYTES_PER_ELEMENT
+from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
 
 __all__ = ["StateSpaceComparison", "compare_state_space", "hybrid_of"]
 
@@ -166,8 +172,8 @@ def compare_state_space(
     s = np.asarray(context, dtype=float)
     long_base = base.replace(max_seq_len=max(base.max_seq_len, int(s.max()) + 1))
     long_hyb = hyb.replace(max_seq_len=max(hyb.max_seq_len, int(s.max()) + 1))
-    reserve = cat.defaults.framework_reserved_bytes if accel.kind == "gpu" else 0.0
-    usable = accel.memory_bytes * (1.0 - cat.defaults.fragmentation_fraction) - reserve
+    consts = serving_constants(accel, cat)
+    usable = usable_bytes(consts)
     domain = max(accel.scale_up_domain, 1) if accel.scale_up_bytes_per_s else 1
     weights = max(n_params(base), n_params(hyb)) * BYTES_PER_ELEMENT[precision]
     if n_devices is None:
@@ -191,17 +197,15 @@ def compare_state_space(
         per_seq = kv_bytes_per_sequence_per_device(arch, context=s, kv_precision=kv_p)
         common = dict(attention_rates=attn, prompt=s, output=1.0, context=s, tp=n,
                       n_devices=n, weight_bytes=BYTES_PER_ELEMENT[precision],
-                      kv_precision=kv_p, capacity_bytes=accel.memory_bytes,
-                      reserved_bytes=reserve, fragmentation=cat.defaults.fragmentation_fraction,
-                      max_tokens_per_iteration=cat.defaults.max_tokens_per_iteration)
-        fixed = evaluate_serving(arch, gemm, batch=batch, **common)  # type: ignore[arg-type]
+                      kv_precision=kv_p, **consts)
+        fixed = evaluate_serving(arch, gemm, batch=batch, **common)
         if float(np.asarray(fixed.weights_bytes_per_device).max()) >= usable:
             raise InvalidParameter(
                 f"the weights of {arch.label} at {precision} do not fit on {n_devices} x "
                 f"{accel.id}: use more devices or a lower precision")
         room = np.minimum(np.asarray(fixed.max_batch), float(max_batch))  # 0: none fits
         cap = np.maximum(room, 1.0)
-        full = evaluate_serving(arch, gemm, batch=cap, **common)  # type: ignore[arg-type]
+        full = evaluate_serving(arch, gemm, batch=cap, **common)
         # decode tokens/s per device at the most sequences that fit; 0 where none fits
         tps: FloatArray = np.where(room >= 1.0, cap / np.asarray(full.tpot_s) / n, 0.0)
         return per_seq, room, np.asarray(fixed.tpot_s), tps
@@ -210,8 +214,8 @@ def compare_state_space(
     h_mem, h_cap, h_tpot, h_tps = run(long_hyb)
     d = cat.defaults
     hourly = accel.cloud_usd_per_hour
-    if hourly is None and accel.price_usd is not None:
-        hourly = accel.price_usd * d.capex_overhead_factor / d.hardware_lifetime_s * 3600.0
+    if hourly is None and accel.price_usd is not None:  # ownership, as run_footprint amortises
+        hourly = accel.price_usd * d.capex_overhead_factor / d.hardware_lifetime_s * HOUR_S
     return StateSpaceComparison(
         context=s, transformer_params=n_params(base), hybrid_params=n_params(hyb),
         transformer_bytes_per_sequence=t_mem, hybrid_bytes_per_sequence=h_mem,
