@@ -208,8 +208,8 @@ def _label(key: str) -> str:
 def _cost(fp: dict[str, Any]) -> float | None:
     if fp.get("rental_cost_usd") is not None:
         return float(fp["rental_cost_usd"])
-    own = fp.get("ownership_cost_usd")
-    return None if own is None else float(own) + float(fp.get("electricity_cost_usd") or 0.0)
+    own = fp.get("ownership_cost_usd")  # amortised hardware, electricity included
+    return None if own is None else float(own)
 
 
 def write_pngs(data: ReportData, folder: str | Path, *, dpi: int = 150) -> list[Path]:
@@ -287,10 +287,11 @@ def write_pngs(data: ReportData, folder: str | Path, *, dpi: int = 150) -> list[
         ax.bar(["cloud rental"], [fp["rental_cost_usd"] / 1e6], color=_COLORS[0],
                label="rental")
     own, power = fp.get("ownership_cost_usd"), fp.get("electricity_cost_usd") or 0.0
-    if own is not None:
-        ax.bar(["own + electricity"], [own / 1e6], color=_COLORS[2], label="ownership")
-    ax.bar(["own + electricity"], [power / 1e6], bottom=[(own or 0.0) / 1e6],
-           color=_COLORS[1], label="electricity")
+    if own is not None:  # ownership includes the electricity: hardware is the rest
+        ax.bar(["own + electricity"], [(own - power) / 1e6], color=_COLORS[2],
+               label="hardware (amortised)")
+        ax.bar(["own + electricity"], [power / 1e6], bottom=[(own - power) / 1e6],
+               color=_COLORS[1], label="electricity")
     ax.set_ylabel("million USD")
     ax.legend(fontsize=8)
     ax.set_title("Cost of the run: rent or own")

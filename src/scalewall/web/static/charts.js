@@ -44,14 +44,15 @@
   }
 
   function trainCost(fp) {
-    /* The total the plan reports: cloud rental where the catalog has a rate, else amortised
-     * ownership plus electricity; null where the catalog has neither a rate nor a price. */
+    /* The total the plan reports: cloud rental where the catalog has a rate, else ownership
+     * (amortised price, electricity included: run_footprint's ownership_cost_usd); null where
+     * the catalog has neither a rate nor a price. */
     if (fp.rental_cost_usd !== null && fp.rental_cost_usd !== undefined)
       return {usd: fp.rental_cost_usd, basis: "cloud rental"};
-    const own = fp.ownership_cost_usd, el = fp.electricity_cost_usd;
+    const own = fp.ownership_cost_usd;
     if (own === null || own === undefined)
       return {usd: null, basis: "no cloud rate or price in the catalog"};
-    return {usd: own + (el || 0), basis: "ownership + electricity"};
+    return {usd: own, basis: "ownership + electricity"};
   }
   function hasPower(fp) {
     /* A device with no TDP in the catalog draws 0 W in the footprint: its energy, carbon and
@@ -133,11 +134,13 @@
     if (has(fp.rental_cost_usd))
       traces.push({type: "bar", name: "cloud rental", x: ["cloud rental"], y: [fp.rental_cost_usd],
                    marker: {color: COLORS[0]}, text: [usd(fp.rental_cost_usd)], textposition: "auto"});
+    // ownership_cost_usd includes the electricity: the hardware share is the difference
+    const power = has(fp.electricity_cost_usd) ? fp.electricity_cost_usd : 0;
     if (has(fp.ownership_cost_usd))
-      traces.push({type: "bar", name: "ownership (amortised)", x: ["own + electricity"],
-                   y: [fp.ownership_cost_usd], marker: {color: COLORS[2]},
-                   text: [usd(fp.ownership_cost_usd)], textposition: "auto"});
-    if (has(fp.electricity_cost_usd))
+      traces.push({type: "bar", name: "hardware (amortised)", x: ["own + electricity"],
+                   y: [fp.ownership_cost_usd - power], marker: {color: COLORS[2]},
+                   text: [usd(fp.ownership_cost_usd - power)], textposition: "auto"});
+    if (has(fp.ownership_cost_usd) && has(fp.electricity_cost_usd))
       traces.push({type: "bar", name: "electricity", x: ["own + electricity"],
                    y: [fp.electricity_cost_usd], marker: {color: COLORS[1]},
                    text: [usd(fp.electricity_cost_usd)], textposition: "auto"});
