@@ -48,6 +48,13 @@ class Footprint:
     pue: float
     grid_g_per_j: float
 
+    @property
+    def cost_usd(self) -> FloatArray | None:
+        """The cost the planners report: cloud rental where the catalog has a rate, else
+        ownership (amortised price, electricity included); None with neither."""
+        return self.rental_cost_usd if self.rental_cost_usd is not None else (
+            self.ownership_cost_usd)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):

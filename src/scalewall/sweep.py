@@ -191,7 +191,7 @@ def evaluate_points(points: Sequence[dict[str, Any]], spec: SweepSpec) -> list[d
             rows.append(row)
             continue
         lay, st, fp = plan.layout, plan.step, plan.footprint
-        cost = fp.rental_cost_usd if fp.rental_cost_usd is not None else fp.ownership_cost_usd
+        cost = fp.cost_usd
         row.update(
             feasible=True, reason="", tp=lay.tp, pp=lay.pp, dp=lay.dp, cp=lay.cp, ep=lay.ep,
             sp=lay.sp, vpp=lay.vpp, micro_batch=lay.micro_batch, recompute=lay.recompute,

@@ -40,7 +40,7 @@ from scalewall.infer.step import (
     weight_bytes_per_device,
 )
 from scalewall.kernels import DeviceRates, device_rates
-from scalewall.units import BYTES_PER_ELEMENT, HOUR_S
+from scalewall.units import BYTES_PER_ELEMENT
 
 __all__ = [
     "PEAK_BATCHES",
@@ -585,30 +585,25 @@ def plan_serving(
     prefill_share = float(np.asarray(pick.batch_prefill_s)) / cycle
     tdp = accel.tdp_w
     energy = power = device_energy = device_power = None
-    cost_total = None
-    basis = "none: the catalog gives no cloud rate or price for this accelerator"
-    if tdp is not None:
-        fp = run_footprint(
-            n_devices=replica, duration_s=cycle, activity=pick.power_activity, tdp_w=tdp,
-            idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
-            host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
-            grid_g_per_j=region_entry.grid_g_per_j,
-            electricity_usd_per_j=region_entry.electricity_usd_per_j,
-            cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
-            capex_overhead_factor=d.capex_overhead_factor,
-            hardware_lifetime_s=d.hardware_lifetime_s,
-        )
+    fp = run_footprint(  # one cycle of one replica
+        n_devices=replica, duration_s=cycle, activity=pick.power_activity, tdp_w=tdp or 0.0,
+        idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
+        host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
+        grid_g_per_j=region_entry.grid_g_per_j,
+        electricity_usd_per_j=region_entry.electricity_usd_per_j,
+        cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
+        capex_overhead_factor=d.capex_overhead_factor, hardware_lifetime_s=d.hardware_lifetime_s,
+    )
+    if tdp is not None:  # without a TDP the energy is unknown, not zero
         energy = float(np.asarray(fp.energy_j))
         device_power = float(np.asarray(fp.device_power_w))
         device_energy = device_power * replica * cycle
         power = float(np.asarray(fp.facility_power_w)) * n_dev / replica
-        if fp.rental_cost_usd is not None:
-            cost_total, basis = float(np.asarray(fp.rental_cost_usd)), "cloud rental"
-        elif fp.ownership_cost_usd is not None:
-            cost_total, basis = float(np.asarray(fp.ownership_cost_usd)), "ownership"
-    elif accel.cloud_usd_per_hour is not None:
-        cost_total = replica * cycle / HOUR_S * accel.cloud_usd_per_hour
-        basis = "cloud rental"
+    cost = footprint_cost_usd(fp, accel)
+    cost_total = None if cost is None else float(np.asarray(cost))
+    basis = ("none: the catalog gives no cloud rate or price for this accelerator"
+             if cost is None else
+             "cloud rental" if fp.rental_cost_usd is not None else "ownership")
     cost_in = cost_out = None
     if cost_total is not None:
         cost_in = cost_total * prefill_share / max(b * sp, 1)
@@ -657,9 +652,9 @@ def load_footprint(accel: Accelerator, cat: Catalog, *, n_devices: ArrayLike,
 def footprint_cost_usd(fp: Footprint, accel: Accelerator) -> Any:
     """The cost a plan reports from ``fp``: cloud rental where the catalog has a rate, else
     ownership (amortised price plus electricity) where it has a price and a TDP; else None."""
-    if fp.rental_cost_usd is not None:
-        return fp.rental_cost_usd
-    return fp.ownership_cost_usd if accel.tdp_w is not None else None
+    if fp.rental_cost_usd is None and accel.tdp_w is None:
+        return None  # ownership would pay no electricity: unknown, not cheap
+    return fp.cost_usd
 
 
 def _at_load(accel: Accelerator, cat: Catalog, *, n_devices: int, batch: int, prompt: int,

@@ -352,9 +352,7 @@ def search_layouts(
         hardware_lifetime_s=defaults.hardware_lifetime_s,
     )
     energy = fp.energy_j
-    cost = fp.rental_cost_usd if fp.rental_cost_usd is not None else (
-        fp.ownership_cost_usd if fp.ownership_cost_usd is not None
-        else np.full_like(step.step_s, np.nan))
+    cost = fp.cost_usd if fp.cost_usd is not None else np.full_like(step.step_s, np.nan)
     score = {"time": step.step_s, "cost": cost, "energy": energy}[objective]
     if objective == "cost" and np.isnan(score).all():
         raise InvalidParameter(
