@@ -102,7 +102,9 @@ class _Entry:
         if positive and not value > 0:
             raise self.fail(key, "must be > 0", value)
         if (low is not None and value < low) or (high is not None and value > high):
-            raise self.fail(key, f"must be in [{low}, {high}]", value)
+            rule = (f"must be >= {low}" if high is None else f"must be <= {high}"
+                    if low is None else f"must be in [{low}, {high}]")
+            raise self.fail(key, rule, value)
         return float(value) * scale
 
     def integer(self, key: str, *, required: bool = False, minimum: int = 1) -> int | None:
@@ -321,6 +323,10 @@ _DEFAULTS = {
 }
 
 
+# planner constants with a floor beyond "a positive number"
+_DEFAULTS_LOW = {"ridge_exponent": 1.0}  # a p-norm: p >= 1 (inf: the plain max)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -404,10 +410,9 @@ def _load(extra_files: tuple[str, ...]) -> Catalog:
             value = entry.get("value")
             if field_name == "default_region":
                 planner[field_name] = entry.text("value", required=True)
-            elif field_name == "ridge_exponent":  # a p-norm: p >= 1 (inf: the plain max)
-                planner[field_name] = entry.number("value", required=True, low=1.0)
             else:
-                planner[field_name] = entry.number("value", required=True, scale=scale)
+                planner[field_name] = entry.number("value", required=True, scale=scale,
+                                                   low=_DEFAULTS_LOW.get(name))
             sources[field_name] = entry.provenance()
             entry.finish()
             del value
