@@ -103,3 +103,14 @@ def test_validate_text_has_the_source_breakdown(tmp_path: Path):
     result = runner.invoke(app, ["validate", str(csv_path)])
     assert result.exit_code == 0, result.output
     assert "By source" in result.stdout and "Korthikanti et al. 2022" in result.stdout
+
+
+def test_catalog_error_keeps_its_location_and_rule(tmp_path: Path):
+    """The CLI prints a catalog error as text: the [section.entry] that locates it is not
+    swallowed as console markup, and a one-sided bound reads as one."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[planner.ridge_exponent]\nvalue = 0.5\nsource_url = "x"\n'
+                   'source_title = "x"\nretrieved = "2026-11-29"\n')
+    result = runner.invoke(app, ["infer", "--catalog", str(bad)])
+    assert result.exit_code == 1
+    assert "[planner.ridge_exponent] value: must be >= 1.0, got 0.5" in result.output

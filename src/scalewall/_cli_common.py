@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scalewall._errors import InvalidParameter
 
@@ -22,7 +23,9 @@ _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15
 
 def fail(exc: Exception) -> NoReturn:
     """Print ``ErrorName: message`` on stderr and exit 1 (no traceback for a user's mistake)."""
-    err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}", highlight=False, soft_wrap=True)
+    # the message is text, not markup: "[planner.x]" in a catalog error is a location
+    err_console.print(f"[red]{type(exc).__name__}[/red]: {escape(str(exc))}", highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(1)
 
 
