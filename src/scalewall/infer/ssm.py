@@ -80,6 +80,10 @@ class StateSpaceComparison:
     hybrid_tokens_per_s_per_device: FloatArray
     usd_per_device_hour: float | None = None  # cloud rate, else amortised price (no power)
     n_devices: int = 1  # of the tensor-parallel replica each model is served on
+    hardware: str = ""
+    precision: str = "bf16"
+    hybrid_layers: int = 0
+    hybrid_attention_layers: int = 0
 
     @property
     def memory_ratio(self) -> FloatArray:
@@ -113,8 +117,8 @@ class StateSpaceComparison:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            f.name: (getattr(self, f.name) if f.name in ("usd_per_device_hour", "n_devices")
-                     else np.asarray(getattr(self, f.name)).tolist()) for f in fields(self)}
+            f.name: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
+            for f in fields(self) for v in [getattr(self, f.name)]}
         out["memory_ratio"] = np.asarray(self.memory_ratio).tolist()
         out["throughput_ratio"] = _finite_or_none(self.throughput_ratio)
         for name in ("transformer", "hybrid"):
@@ -222,5 +226,6 @@ def compare_state_space(
         transformer_max_batch=t_cap, hybrid_max_batch=h_cap, transformer_tpot_s=t_tpot,
         hybrid_tpot_s=h_tpot, transformer_tokens_per_s_per_device=t_tps,
         hybrid_tokens_per_s_per_device=h_tps, usd_per_device_hour=hourly,
-        n_devices=n_devices,
+        n_devices=n_devices, hardware=accel.id, precision=precision,
+        hybrid_layers=hyb.n_layers, hybrid_attention_layers=hyb.n_attention_layers,
     )

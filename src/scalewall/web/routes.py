@@ -247,17 +247,14 @@ def serve_compare(ctx: Context, req: ServeCompareRequest) -> dict[str, Any]:
 
 def serve_hybrid(ctx: Context, req: ServeHybridRequest) -> dict[str, Any]:
     """``compare_state_space(...).to_dict()`` for the model of ``req`` and its hybrid of equal
-    size, with the hybrid's layer counts, the accelerator and the precision."""
+    size."""
     from scalewall.infer.ssm import compare_state_space, hybrid_of
 
     arch = _architecture(ctx, req.model, req.hf_config, req.hf_name)
-    hybrid = hybrid_of(arch, attention_every=req.attention_every)
-    out = compare_state_space(
-        arch, req.hardware, context=np.asarray(req.contexts, dtype=float), hybrid=hybrid,
-        precision=req.precision, catalog=ctx.catalog).to_dict()
-    out.update(hybrid_layers=hybrid.n_layers, hybrid_attention_layers=hybrid.n_attention_layers,
-               hardware=req.hardware, precision=req.precision)
-    return out
+    return compare_state_space(
+        arch, req.hardware, context=np.asarray(req.contexts, dtype=float),
+        hybrid=hybrid_of(arch, attention_every=req.attention_every), precision=req.precision,
+        catalog=ctx.catalog).to_dict()
 
 
 def build_router(ctx: Context) -> APIRouter:
