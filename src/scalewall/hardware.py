@@ -23,6 +23,7 @@ class Accelerator:
     peak_flop_per_s: Mapping[str, float]  # dense, per precision
     memory_bytes: float
     memory_bandwidth_bytes_per_s: float
+    dma_bytes_per_s: float | None = None  # aggregate rate of the engines that move HBM data
     sram_bytes: float = 0.0
     scale_up_bytes_per_s: float = 0.0  # per direction
     scale_up_domain: int = 1

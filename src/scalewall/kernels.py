@@ -96,8 +96,7 @@ def device_rates(
         # MMEs) stream the operands through a few large units instead
         n_compute_units=(accelerator.n_compute_units or _DEFAULT_UNITS)
         if accelerator.kind == "gpu" else _DEFAULT_UNITS,
-        memory_bandwidth_bytes_per_s=accelerator.memory_bandwidth_bytes_per_s
-        * defaults.memory_bandwidth_efficiency,
+        memory_bandwidth_bytes_per_s=memory_stream_bytes_per_s(accelerator, defaults),
         scale_up_bytes_per_s=accelerator.scale_up_bytes_per_s * defaults.scale_up_efficiency,
         scale_up_domain=max(accelerator.scale_up_domain, 1),
         scale_out_bytes_per_s=scale_out * defaults.scale_out_efficiency,
@@ -111,6 +110,27 @@ def device_rates(
         tiled=accelerator.kind == "gpu",
         ridge_exponent=defaults.ridge_exponent if accelerator.kind == "gpu" else float("inf"),
     )
+
+
+def memory_stream_bytes_per_s(accelerator: Accelerator, defaults: PlannerDefaults) -> float:
+    """Rate at which a streaming kernel reads device memory [B/s].
+
+    The datasheet bandwidth times the achieved share (``memory_bandwidth_efficiency``), or,
+    where the chip moves data between HBM and its cores through DMA engines whose aggregate
+    rate is lower (``dma_bandwidth_tb_per_s``: AWS NeuronCore-v2 chips, 16 engines of
+    17 B/ns per core), that rate: weight streaming in decode cannot outrun the engines.
+
+    >>> from scalewall.catalog import load_catalog
+    >>> cat = load_catalog()
+    >>> round(memory_stream_bytes_per_s(cat.accelerator("inferentia2"), cat.defaults) / 1e9)
+    544
+    >>> round(memory_stream_bytes_per_s(cat.accelerator("h100-sxm"), cat.defaults) / 1e9)
+    2982
+    """
+    achieved = accelerator.memory_bandwidth_bytes_per_s * defaults.memory_bandwidth_efficiency
+    if accelerator.dma_bytes_per_s is None:
+        return achieved
+    return min(achieved, accelerator.dma_bytes_per_s)
 
 
 def matmul_time_s(

@@ -63,18 +63,29 @@ def _decode_errors(neuron: bool) -> np.ndarray:
 
 
 def test_gpu_and_lpu_decode_rows_within_10_percent() -> None:
-    """TPOT and decode tokens/s on GPUs and Groq: 10% median (issue 8's target). Pooled with
-    the 17 Inferentia2 rows below the median is 10.0%, just over it (README)."""
+    """TPOT and decode tokens/s on GPUs and Groq: 10% median (issue 8's target)."""
     err = _decode_errors(neuron=False)
     assert len(err) >= 60 and np.median(np.abs(err)) <= 0.10
 
 
-def test_inferentia2_decode_is_fast_by_a_known_margin() -> None:
-    """AWS's Inferentia2 TPOT (Transformers NeuronX, 12 chips): 7B/13B within 5%, 70B 16-22%
-    slower than predicted. The bound keeps that documented gap from widening."""
+def test_inferentia2_decode_is_bound_by_its_dma_engines() -> None:
+    """AWS's Inferentia2 TPOT (Transformers NeuronX, 12 chips), 17 rows: weights stream at
+    the DMA engines' 544 GB/s per chip (AWS NKI DMA guide), not the HBM's 820 x 0.89. At the
+    HBM rate the rows ran 18% faster than measured; at the engines' rate within 10%. The
+    70B rows alone (weight-bound, 12 of them) hold 8%."""
     err = _decode_errors(neuron=True)
     assert len(err) == 17
-    assert -0.25 < np.median(err) < -0.10
+    assert np.median(np.abs(err)) <= 0.10
+    ids = [r["id"] for r in validate_csv(INFER_CSV).rows
+           if r["id"].startswith("neuron") and r["metric"] == "tpot_s" and "70b" in r["id"]]
+    rows = {r["id"]: r["error"] for r in validate_csv(INFER_CSV).rows}
+    assert len(ids) == 12 and max(abs(rows[i]) for i in ids) <= 0.08
+
+
+def test_all_decode_rows_within_10_percent() -> None:
+    """Issue 8's decode target over every decode row, Inferentia2 included."""
+    g = validate_csv(INFER_CSV).groups["decode"]
+    assert g["n"] >= 80 and g["median_abs_error"] <= 0.10
 
 
 def test_serving_power_rows_within_15_percent() -> None:
