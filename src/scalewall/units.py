@@ -36,5 +36,8 @@ BYTES_PER_ELEMENT = {
     "fp8": 1.0,
     "int8": 1.0,
     "int4": 0.5,
+    # NVFP4: 4-bit (E2M1) values with one FP8 (E4M3) scale per block of 16 (NVIDIA,
+    # "Introducing NVFP4 for Efficient and Accurate Low-Precision Inference", 2025)
+    "fp4": 0.5 + 1.0 / 16.0,
 }
 PRECISIONS = tuple(BYTES_PER_ELEMENT)

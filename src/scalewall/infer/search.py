@@ -68,7 +68,7 @@ def search_serving(
     ttft_s: float,
     tpot_s: float,
     objective: str = "cost",
-    precisions: tuple[str, ...] = ("bf16", "fp8", "int8", "int4"),
+    precisions: tuple[str, ...] = ("bf16", "fp8", "int8", "int4", "fp4"),
     max_batch: int = 1024,
     catalog: Catalog | None = None,
 ) -> SearchResult:

@@ -130,8 +130,8 @@ class StateSpaceComparison:
 
 
 # what to suggest when the weights do not fit on the devices compared
-_LOWER_PRECISIONS = {"bf16": "fp8, int8 or int4", "fp16": "fp8, int8 or int4", "fp8": "int4",
-                     "int8": "int4"}
+_LOWER_PRECISIONS = {"bf16": "fp8, int8, int4 or fp4", "fp16": "fp8, int8, int4 or fp4",
+                     "fp8": "int4 or fp4", "int8": "int4 or fp4"}
 
 
 def _finite_or_none(x: FloatArray) -> list[float | None]:
