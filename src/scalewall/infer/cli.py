@@ -55,7 +55,7 @@ def infer(
     precision: Annotated[str, typer.Option(help="Weight precision: bf16, fp16, fp8, int8, "
                          "int4 (W4A16), fp4 (NVFP4, W4A4 on chips with a 4-bit rate).")] = "bf16",
     kv_precision: Annotated[str | None, typer.Option(help="KV-cache precision (default "
-                            "8-bit with 8-bit weights, else 16-bit).")] = None,
+                            "8-bit with 8- or 4-bit (fp4) weights, else 16-bit).")] = None,
     tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
     pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
     grouped_kv: Annotated[bool, typer.Option("--grouped-kv/--per-head-kv", help="Decode "
