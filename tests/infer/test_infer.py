@@ -77,24 +77,29 @@ def test_gpu_and_lpu_decode_rows_within_10_percent() -> None:
     assert len(err) >= 90 and np.median(np.abs(err)) <= 0.10
 
 
-def test_inferentia2_decode_is_bound_by_its_dma_engines() -> None:
-    """AWS's Inferentia2 TPOT (Transformers NeuronX, 12 chips), 17 rows: weights stream at
-    the DMA engines' 544 GB/s per chip (AWS NKI DMA guide), not the HBM's 820 x 0.89. At the
-    HBM rate the rows ran 18% faster than measured; at the engines' rate within 10%. The
-    70B rows alone (weight-bound, 12 of them) hold 8%."""
-    err = _decode_errors(neuron=True)
-    assert len(err) == 17
-    assert np.median(np.abs(err)) <= 0.10
-    ids = [r["id"] for r in validate_csv(INFER_CSV).rows
-           if r["id"].startswith("neuron") and r["metric"] == "tpot_s" and "70b" in r["id"]]
-    rows = {r["id"]: r["error"] for r in validate_csv(INFER_CSV).rows}
-    assert len(ids) == 12 and max(abs(rows[i]) for i in ids) <= 0.08
+def test_neuroncore_v2_decode_against_its_dma_engines() -> None:
+    """AWS's Transformers NeuronX TPOT at batch 1 (Neuron 2.18): weights stream at the DMA
+    engines' 544 GB/s per chip (AWS NKI DMA guide), not the HBM's 820 x 0.89. Inferentia2
+    (12 chips, 17 rows): 18% fast at the HBM rate, within 10% at the engines' (the 70B rows
+    within 8%). Trainium1 (16 chips, 10 rows, the same NeuronCore-v2 and engines, not used for
+    any constant): 15% slow, as the ring all-reduce's latency grows with the 16-chip group
+    while the measured time tracks the weights per chip; the bound keeps that documented gap
+    from widening."""
+    rows = validate_csv(INFER_CSV).rows
+    decode = [r for r in rows if r["metric"] in ("tpot_s", "decode_tokens_per_s")
+              and r["error"] is not None and r["id"].startswith("neuron")]
+    inf2 = np.array([r["error"] for r in decode if "-inf2x12-" in r["id"]])
+    trn1 = np.array([r["error"] for r in decode if "-trn1x16-" in r["id"]])
+    assert len(inf2) == 17 and np.median(np.abs(inf2)) <= 0.10
+    big = [r["error"] for r in decode if "-inf2x12-" in r["id"] and "70b" in r["id"]]
+    assert len(big) == 12 and max(abs(e) for e in big) <= 0.08
+    assert len(trn1) == 10 and 0.05 < np.median(trn1) < 0.25
 
 
 def test_all_decode_rows_at_the_10_percent_target() -> None:
-    """Issue 8's decode target over every decode row: 6.6% over the 109 rows at 16- and 8-bit
-    weights (Inferentia2 included), 10.01% with the 42 NVFP4 rows (+21%, see below): the
-    target is missed by 0.01 points. The bound keeps it from drifting further."""
+    """Issue 8's decode target over every decode row: 7.5% over the 119 rows at 16- and 8-bit
+    weights (Neuron included), 10.2% with the 42 NVFP4 rows (+21%, see below): the target is
+    missed by 0.2 points. The bound keeps it from drifting further."""
     rows = [r for r in validate_csv(INFER_CSV).rows
             if r["metric"] in ("tpot_s", "decode_tokens_per_s") and r["error"] is not None]
     narrow = np.array([r["error"] for r in rows if not _is_fp4(r["id"])])
