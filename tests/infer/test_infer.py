@@ -265,6 +265,25 @@ def test_moe_reads_only_touched_experts() -> None:
     assert 1.5 < ratio < 10
 
 
+@pytest.mark.parametrize("model", ["gpt-3-175b", "llama-3.1-405b", "mixtral-8x7b",
+                                   "deepseek-v3"])
+@pytest.mark.parametrize("every", [0, 4, 8])
+def test_equal_size_hybrid_is_the_closest_depth(model: str, every: int) -> None:
+    """``hybrid_of`` scores every depth in one array evaluation; it must pick the depth a
+    layer-by-layer search picks (dense, MoE and MLA shapes; pure SSM and two hybrids)."""
+    from scalewall.arch.counts import n_params
+    from scalewall.infer.ssm import hybrid_of
+
+    base = get_catalog().model(model)
+
+    def size(n: int) -> int:
+        n_attn = 0 if every == 0 else max(n // every, 1)
+        return n_params(base.replace(n_layers=n, n_ssm_layers=n - n_attn))
+
+    best = min(range(1, base.n_layers + 1), key=lambda n: abs(size(n) - n_params(base)))
+    assert hybrid_of(base, attention_every=every).n_layers == best
+
+
 def test_hybrid_is_cheaper_at_long_context() -> None:
     """A Jamba-style hybrid (1 attention layer in 8) of Llama 3.1 8B's width and size on one
     H100: 26 layers (3 attention, 23 Mamba-2) hold 8.1B parameters against 8.0B. At 128k tokens

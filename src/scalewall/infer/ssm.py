@@ -57,9 +57,16 @@ def hybrid_of(arch: Architecture, *, attention_every: int = 8,
 
     if not equal_params:
         return build(arch.n_layers)
-    target = n_params(arch)
-    return min((build(n) for n in range(1, arch.n_layers + 1)),
-               key=lambda a: abs(n_params(a) - target))
+    # parameters are affine in the two layer counts: three counts give the coefficients, and
+    # every depth is then scored at once
+    one = n_params(arch.replace(n_layers=1, n_ssm_layers=0))  # a single attention layer
+    attn = n_params(arch.replace(n_layers=2, n_ssm_layers=0)) - one
+    ssm = n_params(arch.replace(n_layers=2, n_ssm_layers=1)) - one
+    n = np.arange(1, arch.n_layers + 1)
+    n_attn = (np.zeros_like(n) if attention_every == 0
+              else np.maximum(n // max(attention_every, 1), 1))
+    params = one + (n_attn - 1) * attn + (n - n_attn) * ssm
+    return build(int(n[np.argmin(np.abs(params - n_params(arch)))]))
 
 
 @dataclass(frozen=True)
