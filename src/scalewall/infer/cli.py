@@ -83,6 +83,9 @@ def infer(
         "sequence, batch that fits, tokens/s and $/M tokens.")] = None,
     catalog: Annotated[list[Path] | None, typer.Option("--catalog", help="Extra catalog "
                        "TOML file (repeatable).")] = None,
+    ops: Annotated[bool, typer.Option("--ops", help="Add the roofline of each matrix "
+                   "multiply of a decode step and of a prefill (FLOP, bytes, FLOP/B against "
+                   "the ridge, bound, time), and the rest of each step.")] = False,
     calibration: Annotated[str | None, typer.Option("--calibration", help="Plan with a "
                            "calibration stored by `scalewall calibrate` (one --hardware).")]
     = None,
@@ -137,6 +140,12 @@ def infer(
                 skipped[name] = f"{type(exc).__name__}: {exc}"
                 continue
             plans.append(plan.to_dict())
+        if ops:
+            if hardware == "all":
+                raise InvalidParameter("--ops describes one deployment: name it with "
+                                       "--hardware")
+            plans[0]["operators"] = _operators(cat, model, hardware, plans[0], rates,
+                                               grouped_kv)
     except PlannerError as exc:
         _fail(exc)
     if as_json:
@@ -164,10 +173,57 @@ def infer(
                        f"{load['queue_wait_s'] * 1e3:.1f} ms, time to first token "
                        f"{load['ttft_s'] * 1e3:.1f} ms{cost}{energy} (the table's cost and "
                        f"energy are at full load)", highlight=False, soft_wrap=True)
+    if ops:
+        _print_operators(plans[0]["operators"])
     if len(plans) == 1:  # with --hardware all, one line per chip would bury the table
         _out.print(plans[0]["evidence"]["note"], style="dim", highlight=False, soft_wrap=True)
     for name, why in skipped.items():
         _out.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
+
+
+def _operators(cat: Any, model: str, hardware: str, plan: dict[str, Any], rates: Any,
+               grouped_kv: bool) -> dict[str, Any]:
+    """``--ops``: the GEMM roofline of the plan's decode step (one micro-batch at the mean
+    context) and of one prompt's prefill, on one device of its replica."""
+    from scalewall.infer.operators import operator_table
+    from scalewall.infer.plan import calibrated_serving_rates, serving_rates
+    from scalewall.infer.step import decode_step, element_bytes, prefill
+
+    arch = cat.model(model)
+    gemm, attn = serving_rates(cat.accelerator(hardware), cat, precision=plan["precision"])
+    if rates is not None:
+        gemm, attn = calibrated_serving_rates(attn, rates)
+    tp, pp, ep, batch = plan["tp"], plan["pp"], plan["ep"], plan["batch"]
+    wb = element_bytes(plan["precision"])
+    dec = decode_step(arch, gemm, batch=batch, context=plan["decode_context"], weight_bytes=wb,
+                      kv_precision=plan["kv_precision"], tp=tp, pp=pp, ep=ep,
+                      grouped_kv_reads=grouped_kv)
+    pre = prefill(arch, gemm, batch=1, prompt=max(plan["prompt"], 1), weight_bytes=wb, tp=tp,
+                  pp=pp, ep=ep, attention_rates=attn)
+    return {
+        "decode": operator_table(arch, gemm, dec, tokens=batch / min(batch, pp), tp=tp,
+                                 weight_bytes=wb),
+        "prefill": operator_table(arch, gemm, pre, tokens=max(plan["prompt"], 1), tp=tp,
+                                  weight_bytes=wb),
+    }
+
+
+def _print_operators(tables: dict[str, Any]) -> None:
+    for phase, t in tables.items():
+        table = Table(title=f"{phase}: {t['step_s'] * 1e3:.3g} ms per step, one device; ridge "
+                      f"{t['ridge_flop_per_byte']:.0f} FLOP/B", title_justify="left")
+        for col in ("operator", "per layer", "M", "N", "K", "GFLOP", "MB", "FLOP/B", "bound",
+                    "us", "% of step"):
+            table.add_column(col, justify="left" if col in ("operator", "bound") else "right")
+        for r in t["gemms"]:
+            table.add_row(r["name"], f"{r['per_layer']:.3g}", f"{r['m']:.0f}", f"{r['n']:.0f}",
+                          f"{r['k']:.0f}", f"{r['flop'] / 1e9:.3g}", f"{r['bytes'] / 1e6:.3g}",
+                          f"{r['intensity']:.3g}", r["bound"], f"{r['time_s'] * 1e6:.3g}",
+                          f"{r['step_share']:.1%}")
+        for r in t["rest"]:
+            table.add_row(r["name"], "", "", "", "", "", "", "", "", "",
+                          f"{r['step_share']:.1%}")
+        _out.print(table)
 
 
 _HYBRID_CONTEXTS = [256.0, 1024.0, 4096.0, 16384.0, 32768.0, 65536.0, 131072.0]

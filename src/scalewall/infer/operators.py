@@ -1,0 +1,133 @@
+"""Roofline of one layer's matrix multiplies in a decode step or a prefill, GEMM by GEMM.
+
+For each weight matrix of the average layer (:func:`scalewall.arch.gemms.layer_gemm_groups`):
+the FLOP and bytes one device moves, the arithmetic intensity against the device's ridge point
+(achievable FLOP/s over achievable bytes/s), which bound it sits under, and its time from the
+same kernel model the step times use (:func:`scalewall.kernels.split_k_matmul_time_s`), so the
+rows add up to the step's matrix-multiply time. The rest of the step (attention, memory-bound
+kernels, collectives, the output head) is given by its time alone.
+
+This is the per-operator view LLM-Viewer draws (Yuan et al., "LLM Inference Unveiled: Survey
+and Roofline Model Insights", 2024, arXiv:2402.16363), on this project's kernel model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from scalewall.arch.gemms import layer_gemm_groups
+from scalewall.arch.model import Architecture
+from scalewall.infer.step import ACTIVATION_BYTES, StepTime
+from scalewall.kernels import DeviceRates, split_k_matmul_time_s
+
+__all__ = ["Operator", "gemm_operators", "operator_table"]
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of the average layer on one device [SI units]."""
+
+    name: str
+    per_layer: float  # occurrences in the average layer (a share for MoE or hybrid layers)
+    m: float  # tokens through it (rows of the activation)
+    n: float  # output columns on this device
+    k: float  # reduction depth on this device
+    flop: float  # per occurrence
+    bytes: float  # weights, inputs and outputs, per occurrence
+    time_s: float  # per occurrence
+    bound: str  # "compute" or "memory" (the larger of the two times)
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity [FLOP/B]."""
+        return self.flop / self.bytes if self.bytes else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "intensity": self.intensity}
+
+
+def _names(arch: Architecture) -> list[list[str]]:
+    """Names of the shapes of :func:`layer_gemm_groups` (``routed_experts=False``), group by
+    group, in its order."""
+    attn = (["q_kv_down", "q_up", "kv_up", "o_proj"] if arch.is_mla
+            else ["qkv_proj", "o_proj"])
+    mlp = ["mlp_up", "mlp_down"]
+    names = [attn]
+    if arch.n_ssm_layers:
+        names.append(["ssm_in_proj", "ssm_out_proj"])
+    if arch.is_moe:
+        names.append(["router"])
+        if arch.n_shared_experts:
+            names.append(["shared_up", "shared_down"])
+        if arch.n_dense_layers:
+            names.append(mlp)
+    else:
+        names.append(mlp)
+    return names
+
+
+def _gemm(name: str, per_layer: float, m: float, n: float, k: float, rates: DeviceRates,
+          weight_bytes: float) -> Operator:
+    flop = 2.0 * m * n * k
+    moved = k * n * weight_bytes + (m * k + m * n) * ACTIVATION_BYTES
+    t_compute = flop / (rates.peak_flop_per_s * rates.matmul_efficiency)
+    t_memory = moved / rates.memory_bandwidth_bytes_per_s
+    time = float(split_k_matmul_time_s(m, n, k, rates, operand_bytes=weight_bytes))
+    return Operator(name, per_layer, m, n, k, flop, moved, time,
+                    "compute" if t_compute > t_memory else "memory")
+
+
+def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp: int = 1,
+                   weight_bytes: float) -> list[Operator]:
+    """The matrix multiplies of the average layer for ``tokens`` tokens on one device of a
+    ``tp``-way tensor-parallel replica, as :func:`scalewall.infer.step` times them.
+
+    Routed experts: of ``E`` experts each token picks ``k``, so ``tokens`` touch
+    :math:`E(1 - (1 - k/E)^T)` of them, each running :math:`Tk/E_{touched}` tokens; the
+    ``experts_*`` rows are one touched expert, ``per_layer`` the number touched.
+    """
+    groups = layer_gemm_groups(arch, routed_experts=False)
+    names = _names(arch)
+    if [len(s) for _, _, s in groups] != [len(n) for n in names]:
+        raise AssertionError(f"operator names do not match the GEMM groups of {arch.label}")
+    out: list[Operator] = []
+    for (share, _, shapes), labels in zip(groups, names, strict=True):
+        for (k, n, split), label in zip(shapes, labels, strict=True):
+            out.append(_gemm(label, share, tokens, n / tp if split == "n" else n,
+                             k / tp if split == "k" else k, rates, weight_bytes))
+    if arch.is_moe:
+        E, top = float(arch.n_experts), float(arch.n_active_experts)
+        touched = E * (1.0 - (1.0 - top / E) ** tokens)
+        m = tokens * top / touched
+        h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
+        up = 2.0 if arch.mlp == "swiglu" else 1.0
+        share = arch.n_moe_layers / arch.n_layers * touched
+        out.append(_gemm("experts_up", share, m, up * f / tp, h, rates, weight_bytes))
+        out.append(_gemm("experts_down", share, m, h, f / tp, rates, weight_bytes))
+    return out
+
+
+def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, tokens: float,
+                   tp: int = 1, weight_bytes: float) -> dict[str, Any]:
+    """The GEMM rows of :func:`gemm_operators` and the rest of ``step`` (one step of
+    ``tokens`` tokens on one device, e.g. from :func:`~scalewall.infer.step.decode_step`), each
+    with its share of the step time."""
+    gemms = gemm_operators(arch, rates, tokens=tokens, tp=tp, weight_bytes=weight_bytes)
+    L = float(arch.n_layers)
+    step_s = float(np.asarray(step.step_s))
+    layers_gemm = L * sum(g.per_layer * g.time_s for g in gemms)
+    rest = {
+        "output_head": float(np.asarray(step.gemm_s)) - layers_gemm,
+        "attention": float(np.asarray(step.attention_s)),
+        "elementwise": float(np.asarray(step.elementwise_s)),
+        "collectives": float(np.asarray(step.comm_s)),
+    }
+    rows = [{**g.to_dict(), "step_share": L * g.per_layer * g.time_s / step_s} for g in gemms]
+    return {"step_s": step_s, "ridge_flop_per_byte": rates.peak_flop_per_s
+            * rates.matmul_efficiency / rates.memory_bandwidth_bytes_per_s,
+            "gemms": rows,
+            "rest": [{"name": k, "time_s": v, "step_share": v / step_s}
+                     for k, v in rest.items()]}
