@@ -270,3 +270,16 @@ def test_wall_and_laws_when_installed(client: Any) -> None:
     if features["laws"]:
         r = client.post("/api/laws/optimal", json={"train_flop": 1e25})
         assert r.status_code == 200 and r.json()["n_params"] > 0
+
+
+def test_serve_plan_carries_operators_on_request(client) -> None:  # type: ignore[no-untyped-def]
+    """``ops: true`` adds the per-GEMM roofline of a decode step and a prefill; the decode
+    table's step is the plan's time per output token."""
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "devices": 1, "batch": 8}
+    plain = client.post("/api/serve/plan", json=body)
+    assert plain.status_code == 200 and "operators" not in plain.json()
+    res = client.post("/api/serve/plan", json={**body, "ops": True})
+    assert res.status_code == 200
+    ops = res.json()["operators"]
+    assert ops["decode"]["step_s"] == pytest.approx(res.json()["tpot_s"], rel=1e-9)
+    assert ops["prefill"]["gemms"][0]["name"] == "qkv_proj"

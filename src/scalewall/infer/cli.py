@@ -144,8 +144,9 @@ def infer(
             if hardware == "all":
                 raise InvalidParameter("--ops describes one deployment: name it with "
                                        "--hardware")
-            plans[0]["operators"] = _operators(cat, model, hardware, plans[0], rates,
-                                               grouped_kv)
+            from scalewall.infer.operators import plan_operators
+
+            plans[0]["operators"] = plan_operators(plan, cat, rates)
     except PlannerError as exc:
         _fail(exc)
     if as_json:
@@ -179,33 +180,6 @@ def infer(
         _out.print(plans[0]["evidence"]["note"], style="dim", highlight=False, soft_wrap=True)
     for name, why in skipped.items():
         _out.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
-
-
-def _operators(cat: Any, model: str, hardware: str, plan: dict[str, Any], rates: Any,
-               grouped_kv: bool) -> dict[str, Any]:
-    """``--ops``: the GEMM roofline of the plan's decode step (one micro-batch at the mean
-    context) and of one prompt's prefill, on one device of its replica."""
-    from scalewall.infer.operators import operator_table
-    from scalewall.infer.plan import calibrated_serving_rates, serving_rates
-    from scalewall.infer.step import decode_step, element_bytes, prefill
-
-    arch = cat.model(model)
-    gemm, attn = serving_rates(cat.accelerator(hardware), cat, precision=plan["precision"])
-    if rates is not None:
-        gemm, attn = calibrated_serving_rates(attn, rates)
-    tp, pp, ep, batch = plan["tp"], plan["pp"], plan["ep"], plan["batch"]
-    wb = element_bytes(plan["precision"])
-    dec = decode_step(arch, gemm, batch=batch, context=plan["decode_context"], weight_bytes=wb,
-                      kv_precision=plan["kv_precision"], tp=tp, pp=pp, ep=ep,
-                      grouped_kv_reads=grouped_kv)
-    pre = prefill(arch, gemm, batch=1, prompt=max(plan["prompt"], 1), weight_bytes=wb, tp=tp,
-                  pp=pp, ep=ep, attention_rates=attn)
-    return {
-        "decode": operator_table(arch, gemm, dec, tokens=batch / min(batch, pp), tp=tp,
-                                 weight_bytes=wb),
-        "prefill": operator_table(arch, gemm, pre, tokens=max(plan["prompt"], 1), tp=tp,
-                                  weight_bytes=wb),
-    }
 
 
 def _print_operators(tables: dict[str, Any]) -> None:

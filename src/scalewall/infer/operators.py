@@ -14,16 +14,20 @@ and Roofline Model Insights", 2024, arXiv:2402.16363), on this project's kernel 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
-from scalewall.infer.step import ACTIVATION_BYTES, StepTime
+from scalewall.infer.step import ACTIVATION_BYTES, StepTime, decode_step, element_bytes, prefill
 from scalewall.kernels import DeviceRates, split_k_matmul_time_s
 
-__all__ = ["Operator", "gemm_operators", "operator_table"]
+if TYPE_CHECKING:
+    from scalewall.catalog import Catalog
+    from scalewall.infer.plan import ServingPlan
+
+__all__ = ["Operator", "gemm_operators", "operator_table", "plan_operators"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +135,29 @@ def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, to
             "gemms": rows,
             "rest": [{"name": k, "time_s": v, "step_share": v / step_s}
                      for k, v in rest.items()]}
+
+
+def plan_operators(plan: ServingPlan, catalog: Catalog,
+                   rates: DeviceRates | None = None) -> dict[str, Any]:
+    """:func:`operator_table` of ``plan``'s decode step (one micro-batch at the mean decode
+    context) and of one prompt's prefill, on one device of its replica; ``rates``: a
+    calibration's, as :func:`~scalewall.infer.plan.plan_serving` takes them."""
+    from scalewall.infer.plan import calibrated_serving_rates, serving_rates
+
+    arch = plan.model
+    gemm, attn = serving_rates(plan.accelerator, catalog, precision=plan.precision)
+    if rates is not None:
+        gemm, attn = calibrated_serving_rates(attn, rates)
+    wb = element_bytes(plan.precision)
+    prompt = max(plan.prompt, 1)
+    dec = decode_step(arch, gemm, batch=plan.batch, context=plan.context, weight_bytes=wb,
+                      kv_precision=plan.kv_precision, tp=plan.tp, pp=plan.pp, ep=plan.ep,
+                      grouped_kv_reads=plan.grouped_kv_reads)
+    pre = prefill(arch, gemm, batch=1, prompt=prompt, weight_bytes=wb, tp=plan.tp, pp=plan.pp,
+                  ep=plan.ep, attention_rates=attn)
+    return {
+        "decode": operator_table(arch, gemm, dec, tokens=plan.batch / min(plan.batch, plan.pp),
+                                 tp=plan.tp, weight_bytes=wb),
+        "prefill": operator_table(arch, gemm, pre, tokens=prompt, tp=plan.tp,
+                                  weight_bytes=wb),
+    }

@@ -25,6 +25,7 @@ from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
 from scalewall.hardware import Accelerator
 from scalewall.infer import ServingPlan, plan_serving, search_serving
+from scalewall.infer.operators import plan_operators
 from scalewall.train.layout import Layout
 from scalewall.train.plan import TrainingPlan
 from scalewall.validate import read_shipped_rows, validate_rows
@@ -315,8 +316,13 @@ def build_router(ctx: Context) -> APIRouter:
     def plan_serve(req: ServeRequest) -> Response:
         """Plan serving: TTFT, time per output token, tokens/s, memory per device, $/M tokens,
         J/token (``ServingPlan.to_dict``)."""
-        return ctx.answer("serve:" + req.model_dump_json(),
-                          lambda: serve_plan(ctx, req, req.hardware).to_dict())
+        def run() -> dict[str, Any]:
+            plan = serve_plan(ctx, req, req.hardware)
+            out = plan.to_dict()
+            if req.ops:
+                out["operators"] = plan_operators(plan, ctx.catalog)
+            return out
+        return ctx.answer("serve:" + req.model_dump_json(), run)
 
     @router.post("/serve/compare", tags=["serve"], responses=_OBJECT)
     def compare_serve(req: ServeCompareRequest) -> Response:
