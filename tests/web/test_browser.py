@@ -146,6 +146,8 @@ def test_switch_views_compare_and_serve(page: Any, server_url: str) -> None:
     _chart_drawn(page, "#chart-serve-memory")
     _chart_drawn(page, "#chart-serve-compare")
     _lines_drawn(page, "#chart-serve-hybrid", 2)
+    _lines_drawn(page, "#chart-serve-roofline", 1)  # the roof; the GEMMs are markers
+    assert page.locator("#chart-serve-roofline svg.main-svg g.scatterlayer path.point").count() >= 8
     hybrid_title = page.locator("#chart-serve-hybrid .gtitle").text_content() or ""
     assert "hybrid of equal size" in hybrid_title and "cheaper per token" in hybrid_title
     assert "view=serve" in page.url and "batch=32" in page.url

@@ -193,7 +193,7 @@
   }
   async function runServe() {
     const body = serveBody();
-    const plan = await post("/api/serve/plan", body);
+    const plan = await post("/api/serve/plan", Object.assign({}, body, {ops: true}));
     reveal("serve");
     $("#serve-title").textContent = `Serving ${plan.model} on ${plan.n_devices} × ${plan.hardware}`;
     cards($("#serve-cards"), C.serveCards(plan));
@@ -201,6 +201,7 @@
     await C.serveMemoryChart($("#chart-serve-memory"), plan.memory);
     await C.stepChart($("#chart-serve-step"), plan.decode_step, C.SERVE_STEP,
                       `Decode step ${C.num(plan.decode_step.step_s * 1e3)} ms, by part`);
+    await C.rooflineChart($("#chart-serve-roofline"), plan.operators);
     const names = compareList().length ? compareList() : COMPARE;
     const cmp = await post("/api/serve/compare", Object.assign({}, body, {compare: names.slice(0, 12)}));
     await C.serveCompareChart($("#chart-serve-compare"), cmp.plans);

@@ -304,9 +304,40 @@
     });
   }
 
+  function rooflineChart(el, ops) {
+    /* Each matrix multiply of a decode step and of a prefill at its arithmetic intensity and
+     * the FLOP/s it reaches (FLOP over its modelled time), under the device's two roofs. */
+    const d = ops.decode, p = ops.prefill;
+    const pts = (t) => t.gemms.map((g) => ({x: g.intensity, y: g.flop / g.time_s, name: g.name,
+                                            us: g.time_s * 1e6, bound: g.bound}));
+    const all = pts(d).concat(pts(p));
+    const lo = Math.min(...all.map((q) => q.x)) / 3, hi = Math.max(...all.map((q) => q.x)) * 3;
+    const xs = [lo, d.ridge_flop_per_byte, hi];
+    const roof = xs.map((x) => Math.min(d.compute_roof_flop_per_s, x * d.memory_roof_bytes_per_s));
+    const scatter = (name, q, i) => ({type: "scatter", mode: "markers+text", name,
+      x: q.map((v) => v.x), y: q.map((v) => v.y), text: q.map((v) => v.name),
+      // alternate label sides: neighbouring GEMMs often sit at nearly the same point
+      textposition: q.map((_, j) => (j % 2 ? "bottom center" : "top center")),
+      marker: {size: 10, color: COLORS[i]},
+      customdata: q.map((v) => [v.us, v.bound]),
+      hovertemplate: "%{text}: %{x:.3g} FLOP/B, %{y:.3s}FLOP/s, %{customdata[0]:.3g} us " +
+                     "(%{customdata[1]}-bound)<extra>" + name + "</extra>"});
+    return draw(el, [
+      {type: "scatter", mode: "lines", name: "roof (achievable)", x: xs, y: roof,
+       line: {color: "#444", width: 2}, hoverinfo: "skip"},
+      scatter(`decode step (${num(d.step_s * 1e3)} ms)`, pts(d), 0),
+      scatter(`prefill (${num(p.step_s * 1e3)} ms)`, pts(p), 1),
+    ], {
+      title: {text: `Roofline of each matrix multiply, one device (ridge ${num(d.ridge_flop_per_byte)} FLOP/B)`},
+      xaxis: {title: {text: "arithmetic intensity (FLOP per byte)"}, type: "log"},
+      yaxis: {title: {text: "FLOP/s reached"}, type: "log", tickformat: "~s"},
+      legend: {orientation: "h", y: -0.25}, margin: {l: 70, r: 20, t: 50, b: 90},
+    });
+  }
+
   root.ScalewallCharts = {
     num, usd, pct, trainCards, serveCards, memoryChart, stepChart, costChart, dataChart,
-    compareChart, serveMemoryChart, serveCompareChart, hybridChart, grid, draw, trainCost,
+    compareChart, serveMemoryChart, serveCompareChart, hybridChart, rooflineChart, grid, draw, trainCost,
     energyMWh, co2Tonnes,
     TRAIN_STEP, SERVE_STEP, COLORS, BASE, CONFIG,
   };
