@@ -25,8 +25,9 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     assert 'id="scalewall-data"' in html or "id='scalewall-data'" in html
     pngs = sorted(p.name for p in (tmp_path / "png").glob("*.png"))
     assert {"train_memory.png", "train_step.png", "train_data.png", "train_compare.png",
-            "serve_memory.png", "serve_hybrid.png"} <= set(pngs)
+            "serve_memory.png", "serve_hybrid.png", "serve_roofline.png"} <= set(pngs)
     assert "chart-serve-hybrid" in html and '"cheaper_from": 1024.0' in html
+    assert "chart-serve-roofline" in html and '"ridge_flop_per_byte"' in html
     assert all((tmp_path / "png" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 

@@ -132,12 +132,43 @@ C.dataChart($("chart-data"),t.data);
 if(D.compare)C.compareChart($("chart-compare"),D.compare.plans);
 if(D.serve){cards($("serve-cards"),C.serveCards(D.serve));
 C.serveMemoryChart($("chart-serve-memory"),D.serve.memory);
-C.stepChart($("chart-serve-step"),D.serve.decode_step,C.SERVE_STEP,"Decode step by part");}
+C.stepChart($("chart-serve-step"),D.serve.decode_step,C.SERVE_STEP,"Decode step by part");
+if(D.serve.operators)C.rooflineChart($("chart-serve-roofline"),D.serve.operators);}
 if(D.serve_compare)C.serveCompareChart($("chart-serve-compare"),D.serve_compare.plans);
 if(D.serve_hybrid)C.hybridChart($("chart-serve-hybrid"),D.serve_hybrid,D.serve_hybrid.hardware);
 if(D.wall&&window.ScalewallWall)window.ScalewallWall.draw($("wall-body"),D.wall);
 document.body.dataset.state="ready";})();
 """
+
+
+def _roofline(ops: dict[str, Any], save: Any) -> None:
+    """``serve_roofline.png``: each GEMM of a decode step and a prefill at its FLOP/B and the
+    FLOP/s its modelled time reaches, under the device's achievable roofs."""
+    import matplotlib.pyplot as plt
+
+    dec, pre = ops["decode"], ops["prefill"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    pts = [(g["intensity"], g["flop"] / g["time_s"], g["name"]) for t in (dec, pre)
+           for g in t["gemms"]]
+    lo, hi = min(p[0] for p in pts) / 3, max(p[0] for p in pts) * 3
+    xs = [lo, dec["ridge_flop_per_byte"], hi]
+    ax.plot(xs, [min(dec["compute_roof_flop_per_s"], x * dec["memory_roof_bytes_per_s"])
+                 for x in xs], "-", color="#444", label="roof (achievable)")
+    for i, (t, name) in enumerate(((dec, "decode step"), (pre, "prefill"))):
+        x = [g["intensity"] for g in t["gemms"]]
+        y = [g["flop"] / g["time_s"] for g in t["gemms"]]
+        ax.plot(x, y, "o", color=_COLORS[i], label=f"{name} ({t['step_s'] * 1e3:.3g} ms)")
+        for j, (xv, yv, g) in enumerate(zip(x, y, t["gemms"], strict=True)):
+            ax.annotate(g["name"], (xv, yv), fontsize=7, ha="center",
+                        xytext=(0, 6 if j % 2 == 0 else -11), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per byte)")
+    ax.set_ylabel("FLOP/s reached")
+    ax.set_title(f"Roofline of each matrix multiply, one device (ridge "
+                 f"{dec['ridge_flop_per_byte']:.0f} FLOP/B)", fontsize=10)
+    ax.legend(fontsize=8)
+    save(fig, "serve_roofline.png")
 
 
 def render_report(data: ReportData, *, title: str | None = None) -> str:
@@ -172,6 +203,8 @@ def render_report(data: ReportData, *, title: str | None = None) -> str:
             "<h2>Serving</h2><div id='serve-cards' class='cards'></div><div class='charts'>"
             "<div id='chart-serve-memory' class='chart'></div>"
             "<div id='chart-serve-step' class='chart'></div></div>")
+        if data.serve.get("operators"):
+            parts.append("<div id='chart-serve-roofline' class='chart wide'></div>")
         if data.serve_compare:
             parts.append("<div id='chart-serve-compare' class='chart wide'></div>")
         if data.serve_hybrid:
@@ -328,6 +361,8 @@ def write_pngs(data: ReportData, folder: str | Path, *, dpi: int = 150) -> list[
                 "serve_memory.png")
         steps(s["decode_step"], _SERVE_STEP, "Decode step by part", "serve_step.png",
               scale=1e3, unit="ms")
+        if s.get("operators"):
+            _roofline(s["operators"], save)
     if data.serve_compare:
         ok = [r for r in data.serve_compare["plans"] if r.get("ok")]
         per_m = [None if r["cost_usd_per_output_token"] is None else

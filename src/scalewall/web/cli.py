@@ -156,7 +156,10 @@ def report(
                 model=model, hf_config=config, hf_name=hf_name, hardware=serve_hardware,
                 devices=serve_devices, batch=batch, prompt=prompt, output=output,
                 compare=names or [serve_hardware])
-            data.serve = serve_plan(ctx, sreq, serve_hardware).to_dict()
+            from scalewall.infer.operators import plan_operators
+
+            splan = serve_plan(ctx, sreq, serve_hardware)
+            data.serve = {**splan.to_dict(), "operators": plan_operators(splan, ctx.catalog)}
             data.serve_compare = serve_compare(ctx, sreq) if names else None
             data.serve_hybrid = _hybrid_for_report(ctx, model, config, hf_name, serve_hardware)
         if wall and wall.lower() != "none":
