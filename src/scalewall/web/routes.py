@@ -37,6 +37,7 @@ from scalewall.web.schemas import (
     ConfigRequest,
     ServeCompareRequest,
     ServeHybridRequest,
+    ServePlanRequest,
     ServeRequest,
     ServeSearchRequest,
     TrainRequest,
@@ -313,7 +314,7 @@ def build_router(ctx: Context) -> APIRouter:
         return ctx.answer("compare:" + req.model_dump_json(), lambda: train_compare(ctx, req))
 
     @router.post("/serve/plan", tags=["serve"], responses=_OBJECT)
-    def plan_serve(req: ServeRequest) -> Response:
+    def plan_serve(req: ServePlanRequest) -> Response:
         """Plan serving: TTFT, time per output token, tokens/s, memory per device, $/M tokens,
         J/token (``ServingPlan.to_dict``)."""
         def run() -> dict[str, Any]:

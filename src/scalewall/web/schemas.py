@@ -16,6 +16,7 @@ __all__ = [
     "CompareRequest",
     "ConfigRequest",
     "ServeCompareRequest",
+    "ServePlanRequest",
     "ServeRequest",
     "ServeSearchRequest",
     "TrainRequest",
@@ -123,8 +124,13 @@ class ServeRequest(_Strict):
     requests_per_s: float | None = Field(
         default=None, gt=0.0, le=1e9, description="Offered load: adds the utilization, queue "
         "wait and time to first token at that load (`load`).")
-    ops: bool = Field(default=False, description="/serve/plan only: add `operators`, the "
-                      "roofline of each matrix multiply of a decode step and of a prefill.")
+
+
+class ServePlanRequest(ServeRequest):
+    """One deployment, optionally with its per-GEMM roofline."""
+
+    ops: bool = Field(default=False, description="Add `operators`: the roofline of each "
+                      "matrix multiply of a decode step and of a prefill.")
 
 
 class ServeCompareRequest(ServeRequest):
