@@ -69,3 +69,23 @@ def test_cli_ops_in_json_and_one_deployment_only() -> None:
     res = runner.invoke(app, ["infer", "--hardware", "all", "--ops"])
     assert res.exit_code == 1 and "--ops describes one deployment" in res.output
 
+
+
+def test_decode_attention_intensity_is_the_query_group() -> None:
+    """Decode attention does 2 FLOP per query head per cached element: with 2-byte keys and
+    values, 1 FLOP/B for multi-head attention (Llama 2 7B), the group size of 8 for Llama 3.1
+    70B's grouped queries when the kernel reads each KV head once per group, and back to 1 when
+    it reads it once per query head (the 2023 kernels)."""
+    cat = get_catalog()
+    rates, _ = serving_rates(cat.accelerator("h100-sxm"), cat, precision="bf16")
+
+    def intensity(model: str, grouped: bool) -> float:
+        arch = cat.model(model)
+        step = decode_step(arch, rates, batch=16, context=4096, weight_bytes=2.0,
+                           kv_precision="bf16", tp=8, grouped_kv_reads=grouped)
+        t = operator_table(arch, rates, step, tokens=16, tp=8, weight_bytes=2.0)
+        return float(t["attention"]["intensity"])
+
+    assert intensity("llama-2-7b", True) == pytest.approx(1.0, rel=1e-6)
+    assert intensity("llama-3.1-70b", True) == pytest.approx(8.0, rel=1e-6)
+    assert intensity("llama-3.1-70b", False) == pytest.approx(1.0, rel=1e-6)

@@ -194,7 +194,13 @@ def _print_operators(tables: dict[str, Any]) -> None:
                           f"{r['k']:.0f}", f"{r['flop'] / 1e9:.3g}", f"{r['bytes'] / 1e6:.3g}",
                           f"{r['intensity']:.3g}", r["bound"], f"{r['time_s'] * 1e6:.3g}",
                           f"{r['step_share']:.1%}")
+        a = t["attention"]
         for r in t["rest"]:
+            if r["name"] == "attention" and a["intensity"] is not None:
+                table.add_row("attention", "", "", "", "", f"{a['flop'] / 1e9:.3g}",
+                              f"{a['bytes'] / 1e6:.3g}", f"{a['intensity']:.3g}", "",
+                              f"{a['time_s'] * 1e6:.3g}", f"{r['step_share']:.1%}")
+                continue
             table.add_row(r["name"], "", "", "", "", "", "", "", "", "",
                           f"{r['step_share']:.1%}")
         _out.print(table)

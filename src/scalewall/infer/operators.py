@@ -130,11 +130,15 @@ def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, to
         "collectives": float(np.asarray(step.comm_s)),
     }
     rows = [{**g.to_dict(), "step_share": L * g.per_layer * g.time_s / step_s} for g in gemms]
+    a_flop, a_bytes = (float(np.asarray(x)) for x in (step.attention_flop, step.attention_bytes))
     roof = rates.peak_flop_per_s * rates.matmul_efficiency
     return {"step_s": step_s, "compute_roof_flop_per_s": roof,
             "memory_roof_bytes_per_s": rates.memory_bandwidth_bytes_per_s,
             "ridge_flop_per_byte": roof / rates.memory_bandwidth_bytes_per_s,
             "gemms": rows,
+            "attention": {"flop": a_flop, "bytes": a_bytes,
+                          "intensity": a_flop / a_bytes if a_bytes else None,
+                          "time_s": rest["attention"]},
             "rest": [{"name": k, "time_s": v, "step_share": v / step_s}
                      for k, v in rest.items()]}
 

@@ -79,6 +79,8 @@ class StepTime:
     step_s: FloatArray  # latency of the step for one sequence
     tokens: FloatArray  # tokens the step processes (all micro-batches)
     flop: FloatArray  # model FLOP of the step
+    attention_flop: FloatArray | float = 0.0  # of the attention kernels, one device, per step
+    attention_bytes: FloatArray | float = 0.0  # they move: KV cache (decode), Q, K, V, O (prefill)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
@@ -309,6 +311,8 @@ def decode_step(
     return StepTime(
         gemm_s=L * gemm + head, attention_s=L * attn, elementwise_s=L * elem,
         comm_s=L * comm + hops, step_s=step, tokens=b * np.ones_like(step), flop=flop,
+        attention_flop=L * mb * attn_flop * np.ones_like(step),
+        attention_bytes=L * mb * kv_layer * np.ones_like(step),
     )
 
 
@@ -357,10 +361,15 @@ def prefill(
     step = (m + pp_ - 1.0) * stage + hops
     scale = (m + pp_ - 1.0) / pp_
     flop = b * s * (L * _layer_flop_per_token(arch) + L * attn_flop * tp_) + b * 2.0 * V * h
+    # a fused kernel reads Q, K, V once and writes O (tiles re-read from on-chip memory)
+    qkvo = arch.n_attention_layers / L * (2.0 * a * (qk + v) / 2.0 + 2.0 * arch.kv_heads * (
+        qk + v) / 2.0) / tp_ * ACTIVATION_BYTES
     return StepTime(
         gemm_s=scale * (L * gemm + head), attention_s=scale * L * attn,
         elementwise_s=scale * L * elem, comm_s=scale * L * comm + hops, step_s=step,
         tokens=b * s * np.ones_like(step), flop=flop * np.ones_like(step),
+        attention_flop=scale * L * T * attn_flop * np.ones_like(step),
+        attention_bytes=scale * L * T * qkvo * np.ones_like(step),
     )
 
 

@@ -148,24 +148,30 @@ def _roofline(ops: dict[str, Any], save: Any) -> None:
 
     dec, pre = ops["decode"], ops["prefill"]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    pts = [(g["intensity"], g["flop"] / g["time_s"], g["name"]) for t in (dec, pre)
-           for g in t["gemms"]]
+    def points(t: dict[str, Any]) -> list[tuple[float, float, str]]:
+        out = [(g["intensity"], g["flop"] / g["time_s"], g["name"]) for g in t["gemms"]]
+        a = t.get("attention") or {}
+        if a.get("intensity"):
+            out.append((a["intensity"], a["flop"] / a["time_s"], "attention"))
+        return out
+
+    pts = points(dec) + points(pre)
     lo, hi = min(p[0] for p in pts) / 3, max(p[0] for p in pts) * 3
     xs = [lo, dec["ridge_flop_per_byte"], hi]
     ax.plot(xs, [min(dec["compute_roof_flop_per_s"], x * dec["memory_roof_bytes_per_s"])
                  for x in xs], "-", color="#444", label="roof (achievable)")
     for i, (t, name) in enumerate(((dec, "decode step"), (pre, "prefill"))):
-        x = [g["intensity"] for g in t["gemms"]]
-        y = [g["flop"] / g["time_s"] for g in t["gemms"]]
-        ax.plot(x, y, "o", color=_COLORS[i], label=f"{name} ({t['step_s'] * 1e3:.3g} ms)")
-        for j, (xv, yv, g) in enumerate(zip(x, y, t["gemms"], strict=True)):
-            ax.annotate(g["name"], (xv, yv), fontsize=7, ha="center",
+        q = points(t)
+        ax.plot([p[0] for p in q], [p[1] for p in q], "o", color=_COLORS[i],
+                label=f"{name} ({t['step_s'] * 1e3:.3g} ms)")
+        for j, (xv, yv, label) in enumerate(q):
+            ax.annotate(label, (xv, yv), fontsize=7, ha="center",
                         xytext=(0, 6 if j % 2 == 0 else -11), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per byte)")
     ax.set_ylabel("FLOP/s reached")
-    ax.set_title(f"Roofline of each matrix multiply, one device (ridge "
+    ax.set_title(f"Roofline of the matrix multiplies and attention, one device (ridge "
                  f"{dec['ridge_flop_per_byte']:.0f} FLOP/B)", fontsize=10)
     ax.legend(fontsize=8)
     save(fig, "serve_roofline.png")

@@ -309,7 +309,10 @@
      * the FLOP/s it reaches (FLOP over its modelled time), under the device's two roofs. */
     const d = ops.decode, p = ops.prefill;
     const pts = (t) => t.gemms.map((g) => ({x: g.intensity, y: g.flop / g.time_s, name: g.name,
-                                            us: g.time_s * 1e6, bound: g.bound}));
+                                            us: g.time_s * 1e6, bound: g.bound})).concat(
+      t.attention.intensity ? [{x: t.attention.intensity, y: t.attention.flop / t.attention.time_s,
+                                name: "attention", us: t.attention.time_s * 1e6,
+                                bound: t.attention.intensity < t.ridge_flop_per_byte ? "memory" : "compute"}] : []);
     const all = pts(d).concat(pts(p));
     const lo = Math.min(...all.map((q) => q.x)) / 3, hi = Math.max(...all.map((q) => q.x)) * 3;
     const xs = [lo, d.ridge_flop_per_byte, hi];
@@ -328,7 +331,7 @@
       scatter(`decode step (${num(d.step_s * 1e3)} ms)`, pts(d), 0),
       scatter(`prefill (${num(p.step_s * 1e3)} ms)`, pts(p), 1),
     ], {
-      title: {text: `Roofline of each matrix multiply, one device (ridge ${num(d.ridge_flop_per_byte)} FLOP/B)`},
+      title: {text: `Roofline of the matrix multiplies and attention, one device (ridge ${num(d.ridge_flop_per_byte)} FLOP/B)`},
       xaxis: {title: {text: "arithmetic intensity (FLOP per byte)"}, type: "log"},
       yaxis: {title: {text: "FLOP/s reached"}, type: "log", tickformat: "~s"},
       legend: {orientation: "h", y: -0.25}, margin: {l: 70, r: 20, t: 50, b: 90},
