@@ -4,8 +4,9 @@ For each weight matrix of the average layer (:func:`scalewall.arch.gemms.layer_g
 the FLOP and bytes one device moves, the arithmetic intensity against the device's ridge point
 (achievable FLOP/s over achievable bytes/s), which bound it sits under, and its time from the
 same kernel model the step times use (:func:`scalewall.kernels.split_k_matmul_time_s`), so the
-rows add up to the step's matrix-multiply time. The rest of the step (attention, memory-bound
-kernels, collectives, the output head) is given by its time alone.
+rows add up to the step's matrix-multiply time. Attention follows with its FLOP, bytes and
+intensity (the step computes them), and the rest of the step (memory-bound kernels,
+collectives, the output head) by its time alone.
 
 This is the per-operator view LLM-Viewer draws (Yuan et al., "LLM Inference Unveiled: Survey
 and Roofline Model Insights", 2024, arXiv:2402.16363), on this project's kernel model.
