@@ -68,6 +68,9 @@ def test_cli_ops_in_json_and_one_deployment_only() -> None:
     assert d["operators"]["decode"]["step_s"] == pytest.approx(d["tpot_s"], rel=1e-9)
     res = runner.invoke(app, ["infer", "--hardware", "all", "--ops"])
     assert res.exit_code == 1 and "--ops describes one deployment" in res.output
+    for extra in (["--search"], ["--hybrid", "8"]):
+        res = runner.invoke(app, ["infer", "--ops", *extra])
+        assert res.exit_code == 1 and "without --search and --hybrid" in res.output, extra
 
 
 

@@ -97,6 +97,9 @@ def infer(
     from scalewall.infer.search import search_serving
 
     try:
+        if ops and (search or hybrid is not None):
+            raise InvalidParameter("--ops describes one planned deployment: use it without "
+                                   "--search and --hybrid")
         cat = get_catalog(catalog or [])
         if hybrid is not None:
             _compare_hybrid(model, hardware, hybrid, precision, cat, as_json)
