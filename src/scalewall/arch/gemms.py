@@ -12,7 +12,7 @@ from typing import TypeAlias
 
 from scalewall.arch.model import Architecture
 
-__all__ = ["GemmGroup", "GemmShape", "layer_gemm_groups"]
+__all__ = ["GemmGroup", "GemmShape", "layer_gemm_groups", "layer_gemm_names"]
 
 #: (k, n, split): a ``[k, n]`` weight; split "n" column-parallel, "k" row-parallel, "" neither.
 GemmShape: TypeAlias = tuple[float, float, str]
@@ -67,3 +67,23 @@ def layer_gemm_groups(arch: Architecture, *, routed_experts: bool = True) -> lis
     else:
         groups.append((1.0, 1.0, mlp(float(arch.ffn_size))))
     return groups
+
+
+def layer_gemm_names(arch: Architecture) -> list[list[str]]:
+    """Names of the shapes :func:`layer_gemm_groups` (``routed_experts=False``) returns, group
+    by group, in its order (the per-operator tables label their rows with them)."""
+    attn = (["q_kv_down", "q_up", "kv_up", "o_proj"] if arch.is_mla
+            else ["qkv_proj", "o_proj"])
+    mlp = ["mlp_up", "mlp_down"]
+    names = [attn]
+    if arch.n_ssm_layers:
+        names.append(["ssm_in_proj", "ssm_out_proj"])
+    if arch.is_moe:
+        names.append(["router"])
+        if arch.n_shared_experts:
+            names.append(["shared_up", "shared_down"])
+        if arch.n_dense_layers:
+            names.append(mlp)
+    else:
+        names.append(mlp)
+    return names

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scalewall.arch.gemms import layer_gemm_groups
+from scalewall.arch.gemms import layer_gemm_groups, layer_gemm_names
 from scalewall.arch.model import Architecture
-from scalewall.infer.step import ACTIVATION_BYTES, StepTime, decode_step, element_bytes, prefill
+from scalewall.infer.step import ACTIVATION_BYTES, StepTime, element_bytes, prefill
 from scalewall.kernels import DeviceRates, split_k_matmul_time_s
 
 if TYPE_CHECKING:
@@ -54,26 +54,6 @@ class Operator:
         return {**asdict(self), "intensity": self.intensity}
 
 
-def _names(arch: Architecture) -> list[list[str]]:
-    """Names of the shapes of :func:`layer_gemm_groups` (``routed_experts=False``), group by
-    group, in its order."""
-    attn = (["q_kv_down", "q_up", "kv_up", "o_proj"] if arch.is_mla
-            else ["qkv_proj", "o_proj"])
-    mlp = ["mlp_up", "mlp_down"]
-    names = [attn]
-    if arch.n_ssm_layers:
-        names.append(["ssm_in_proj", "ssm_out_proj"])
-    if arch.is_moe:
-        names.append(["router"])
-        if arch.n_shared_experts:
-            names.append(["shared_up", "shared_down"])
-        if arch.n_dense_layers:
-            names.append(mlp)
-    else:
-        names.append(mlp)
-    return names
-
-
 def _gemm(name: str, per_layer: float, m: float, n: float, k: float, rates: DeviceRates,
           weight_bytes: float) -> Operator:
     flop = 2.0 * m * n * k
@@ -95,7 +75,7 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
     ``experts_*`` rows are one touched expert, ``per_layer`` the number touched.
     """
     groups = layer_gemm_groups(arch, routed_experts=False)
-    names = _names(arch)
+    names = layer_gemm_names(arch)
     if [len(s) for _, _, s in groups] != [len(n) for n in names]:
         raise AssertionError(f"operator names do not match the GEMM groups of {arch.label}")
     out: list[Operator] = []
@@ -146,8 +126,8 @@ def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, to
 
 def plan_operators(plan: ServingPlan, catalog: Catalog,
                    rates: DeviceRates | None = None) -> dict[str, Any]:
-    """:func:`operator_table` of ``plan``'s decode step (one micro-batch at the mean decode
-    context) and of one prompt's prefill, on one device of its replica; ``rates``: a
+    """:func:`operator_table` of ``plan``'s decode step (its own, one micro-batch at the mean
+    decode context) and of one prompt's prefill, on one device of its replica; ``rates``: a
     calibration's, as :func:`~scalewall.infer.plan.plan_serving` takes them."""
     from scalewall.infer.plan import calibrated_serving_rates, serving_rates
 
@@ -157,9 +137,7 @@ def plan_operators(plan: ServingPlan, catalog: Catalog,
         gemm, attn = calibrated_serving_rates(attn, rates)
     wb = element_bytes(plan.precision)
     prompt = max(plan.prompt, 1)
-    dec = decode_step(arch, gemm, batch=plan.batch, context=plan.context, weight_bytes=wb,
-                      kv_precision=plan.kv_precision, tp=plan.tp, pp=plan.pp, ep=plan.ep,
-                      grouped_kv_reads=plan.grouped_kv_reads)
+    dec = plan.metrics.decode  # the decode step the plan chose, already evaluated
     pre = prefill(arch, gemm, batch=1, prompt=prompt, weight_bytes=wb, tp=plan.tp, pp=plan.pp,
                   ep=plan.ep, attention_rates=attn)
     return {

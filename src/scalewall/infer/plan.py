@@ -589,15 +589,8 @@ def plan_serving(
     prefill_share = float(np.asarray(pick.batch_prefill_s)) / cycle
     tdp = accel.tdp_w
     energy = power = device_energy = device_power = None
-    fp = run_footprint(  # one cycle of one replica
-        n_devices=replica, duration_s=cycle, activity=pick.power_activity, tdp_w=tdp or 0.0,
-        idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
-        host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue_value,
-        grid_g_per_j=region_entry.grid_g_per_j,
-        electricity_usd_per_j=region_entry.electricity_usd_per_j,
-        cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
-        capex_overhead_factor=d.capex_overhead_factor, hardware_lifetime_s=d.hardware_lifetime_s,
-    )
+    fp = device_footprint(accel, cat, n_devices=replica, duration_s=cycle,  # one cycle
+                          activity=pick.power_activity, pue=pue_value, region=region_entry)
     if tdp is not None:  # without a TDP the energy is unknown, not zero
         energy = float(np.asarray(fp.energy_j))
         device_power = float(np.asarray(fp.device_power_w))
@@ -640,17 +633,26 @@ def load_footprint(accel: Accelerator, cat: Catalog, *, n_devices: ArrayLike,
     a request is in each replica: a replica of ``batch`` slots draws its serving power
     (``activity``) while one is (:func:`~scalewall.infer.queueing.busy_fraction`) and idle
     power otherwise; devices are paid for all the time."""
-    d = cat.defaults
     u = np.minimum(np.asarray(utilization, dtype=float), 1.0)
     busy = busy_fraction(batch, u * np.asarray(batch, dtype=float))
+    return device_footprint(accel, cat, n_devices=n_devices, duration_s=1.0,
+                            activity=busy * np.asarray(activity), pue=pue, region=region), busy
+
+
+def device_footprint(accel: Accelerator, cat: Catalog, *, n_devices: ArrayLike,
+                     duration_s: ArrayLike, activity: ArrayLike, pue: float,
+                     region: Region) -> Footprint:
+    """:func:`~scalewall.footprint.run_footprint` of ``n_devices`` of ``accel`` for
+    ``duration_s`` at ``activity``, with the catalog's power, price and ownership constants."""
+    d = cat.defaults
     return run_footprint(
-        n_devices=n_devices, duration_s=1.0, activity=busy * np.asarray(activity),
+        n_devices=n_devices, duration_s=duration_s, activity=activity,
         tdp_w=accel.tdp_w or 0.0, idle_w=accel.idle_power_w(d.idle_fraction_of_tdp),
         host_fraction_of_tdp=d.host_power_fraction_of_tdp, pue=pue,
         grid_g_per_j=region.grid_g_per_j, electricity_usd_per_j=region.electricity_usd_per_j,
         cloud_usd_per_hour=accel.cloud_usd_per_hour, price_usd=accel.price_usd,
         capex_overhead_factor=d.capex_overhead_factor,
-        hardware_lifetime_s=d.hardware_lifetime_s), busy
+        hardware_lifetime_s=d.hardware_lifetime_s)
 
 
 def footprint_cost_usd(fp: Footprint, accel: Accelerator) -> Any:

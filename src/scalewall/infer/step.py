@@ -362,8 +362,7 @@ def prefill(
     scale = (m + pp_ - 1.0) / pp_
     flop = b * s * (L * _layer_flop_per_token(arch) + L * attn_flop * tp_) + b * 2.0 * V * h
     # a fused kernel reads Q, K, V once and writes O (tiles re-read from on-chip memory)
-    qkvo = arch.n_attention_layers / L * (2.0 * a * (qk + v) / 2.0 + 2.0 * arch.kv_heads * (
-        qk + v) / 2.0) / tp_ * ACTIVATION_BYTES
+    qkvo = arch.n_attention_layers / L * (a + arch.kv_heads) * (qk + v) / tp_ * ACTIVATION_BYTES
     return StepTime(
         gemm_s=scale * (L * gemm + head), attention_s=scale * L * attn,
         elementwise_s=scale * L * elem, comm_s=scale * L * comm + hops, step_s=step,
