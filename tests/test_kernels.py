@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scalewall.catalog import load_catalog
-from scalewall.kernels import device_rates, matmul_time_s
+from scalewall.kernels import device_rates, matmul_time_s, memory_stream_bytes_per_s
 from tests.conftest import reference_cases
 
 
@@ -31,6 +31,17 @@ def test_gemm_rate_against_h200_measurements(h200, case):
     m, n, k = case["m"], case["n"], case["k"]
     rate = 2 * m * n * k / float(matmul_time_s(m, n, k, h200)) / 1e12
     assert rate == pytest.approx(case["tflop_per_s"], rel=case["rtol"])
+
+
+def test_streams_at_the_chip_s_measured_share_of_bandwidth():
+    """A chip with a measured streaming rate uses it (MI300X: 4.2 of 5.3 TB/s in ROCm's
+    roofline microbenchmark, 0.79), the others the planner's share measured on an H200 (0.89);
+    B200's datasheet figure is NVIDIA's per-GPU 7.7 TB/s, not the DGX total over 8."""
+    cat = load_catalog()
+    mi300x = memory_stream_bytes_per_s(cat.accelerator("mi300x"), cat.defaults)
+    assert mi300x == pytest.approx(4.19e12, rel=0.01)
+    b200 = memory_stream_bytes_per_s(cat.accelerator("b200"), cat.defaults)
+    assert b200 == pytest.approx(7.7e12 * cat.defaults.memory_bandwidth_efficiency, rel=1e-9)
 
 
 def test_skinny_gemm_is_bandwidth_bound(h200):

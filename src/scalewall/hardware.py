@@ -24,6 +24,7 @@ class Accelerator:
     memory_bytes: float
     memory_bandwidth_bytes_per_s: float
     dma_bytes_per_s: float | None = None  # aggregate rate of the engines that move HBM data
+    memory_bandwidth_efficiency: float | None = None  # measured share; default the planner's
     sram_bytes: float = 0.0
     scale_up_bytes_per_s: float = 0.0  # per direction
     scale_up_domain: int = 1

@@ -115,7 +115,8 @@ def device_rates(
 def memory_stream_bytes_per_s(accelerator: Accelerator, defaults: PlannerDefaults) -> float:
     """Rate at which a streaming kernel reads device memory [B/s].
 
-    The datasheet bandwidth times the achieved share (``memory_bandwidth_efficiency``), or,
+    The datasheet bandwidth times the achieved share (the chip's measured
+    ``memory_bandwidth_efficiency`` where the catalog has one, else the planner's), or,
     where the chip moves data between HBM and its cores through DMA engines whose aggregate
     rate is lower (``dma_bandwidth_tb_per_s``: AWS NeuronCore-v2 chips, 16 engines of
     17 B/ns per core), that rate: weight streaming in decode cannot outrun the engines.
@@ -127,7 +128,8 @@ def memory_stream_bytes_per_s(accelerator: Accelerator, defaults: PlannerDefault
     >>> round(memory_stream_bytes_per_s(cat.accelerator("h100-sxm"), cat.defaults) / 1e9)
     2982
     """
-    achieved = accelerator.memory_bandwidth_bytes_per_s * defaults.memory_bandwidth_efficiency
+    share = accelerator.memory_bandwidth_efficiency or defaults.memory_bandwidth_efficiency
+    achieved = accelerator.memory_bandwidth_bytes_per_s * share
     if accelerator.dma_bytes_per_s is None:
         return achieved
     return min(achieved, accelerator.dma_bytes_per_s)

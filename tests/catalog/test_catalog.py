@@ -127,6 +127,8 @@ MODEL = ('[models.m]\nname = "m"\nn_layers = 2\nhidden_size = 64\nn_heads = 4\n'
     [
         (ACCEL.replace('name = "X"', "name = 1"), "name: must be a string"),
         (ACCEL.replace("memory_gb = 80", "memory_gb = -80"), "memory_gb: must be > 0, got -80"),
+        (ACCEL.replace("memory_gb = 80", "memory_gb = 80\nmemory_bandwidth_efficiency = 1.2"),
+         "memory_bandwidth_efficiency: must be <= 1"),
         (MODEL.replace("n_layers = 2", "n_layers = -2"), "n_layers: must be an integer >= 1"),
         (MODEL.replace("n_heads = 4", "n_heads = 4\nn_kv_heads = 3"),
          "n_kv_heads must divide n_heads=4, got 3"),

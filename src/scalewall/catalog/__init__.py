@@ -203,6 +203,7 @@ def _accelerator(entry: _Entry, key: str) -> Accelerator:
         memory_bytes=memory or 0.0,
         memory_bandwidth_bytes_per_s=bandwidth or 0.0,
         dma_bytes_per_s=entry.number("dma_bandwidth_tb_per_s", scale=TB),
+        memory_bandwidth_efficiency=entry.number("memory_bandwidth_efficiency", high=1.0),
         sram_bytes=sram,
         scale_up_bytes_per_s=entry.number("scale_up_gb_per_s", scale=GB) or 0.0,
         scale_up_domain=entry.integer("scale_up_domain") or 1,
