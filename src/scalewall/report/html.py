@@ -141,6 +141,38 @@ document.body.dataset.state="ready";})();
 """
 
 
+def _covers(box: tuple[float, float, float, float], dots: list[tuple[float, float]],
+            boxes: list[tuple[float, float, float, float]], pad: float) -> bool:
+    """Whether a label box (x0, x1, y centre, height) on screen covers a dot (within ``pad``)
+    or overlaps a placed box."""
+    x0, x1, y, h = box
+    return (any(x0 - pad < sx < x1 and abs(sy - y) < h / 2 + pad for sx, sy in dots)
+            or any(x0 < bx1 and bx0 < x1 and abs(by - y) < h for bx0, bx1, by, _ in boxes))
+
+
+def _label_points(ax: Any, pts: list[tuple[float, float, str]]) -> None:
+    """Name each point to its right, moving a label up (lowest point first) until its box
+    covers neither another point nor a label already placed; a moved label is tied to its
+    point by a thin line."""
+    scale = ax.figure.dpi / 72.0  # pixels per point
+    screen = [(float(x), float(y)) for x, y in ax.transData.transform([p[:2] for p in pts])]
+    boxes: list[tuple[float, float, float, float]] = []
+    for k in sorted(range(len(pts)), key=lambda i: screen[i][1]):
+        others = screen[:k] + screen[k + 1:]
+        x0, y = screen[k][0] + 7 * scale, screen[k][1]
+        w, h = 3.9 * len(pts[k][2]) * scale, 9 * scale
+        for _ in range(40):
+            if not _covers((x0, x0 + w, y, h), others, boxes, 4 * scale):
+                break
+            y += 3 * scale
+        boxes.append((x0, x0 + w, y, h))
+        dy = (y - screen[k][1]) / scale
+        ax.annotate(pts[k][2], pts[k][:2], fontsize=7, ha="left", va="center",
+                    xytext=(7, dy), textcoords="offset points",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "#888"}
+                    if abs(dy) > 1 else None)
+
+
 def _roofline(ops: dict[str, Any], save: Any) -> None:
     """``serve_roofline.png``: each GEMM of a decode step and a prefill at its FLOP/B and the
     FLOP/s its modelled time reaches, under the device's achievable roofs."""
@@ -160,15 +192,17 @@ def _roofline(ops: dict[str, Any], save: Any) -> None:
     xs = [lo, dec["ridge_flop_per_byte"], hi]
     ax.plot(xs, [min(dec["compute_roof_flop_per_s"], x * dec["memory_roof_bytes_per_s"])
                  for x in xs], "-", color="#444", label="roof (achievable)")
-    for i, (t, name) in enumerate(((dec, "decode step"), (pre, "prefill"))):
-        q = points(t)
-        ax.plot([p[0] for p in q], [p[1] for p in q], "o", color=_COLORS[i],
-                label=f"{name} ({t['step_s'] * 1e3:.3g} ms)")
-        for j, (xv, yv, label) in enumerate(q):
-            ax.annotate(label, (xv, yv), fontsize=7, ha="center",
-                        xytext=(0, 6 if j % 2 == 0 else -11), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    series = [points(dec), points(pre)]
+    for i, (t, name) in enumerate(((dec, "decode step"), (pre, "prefill"))):
+        ax.plot([p[0] for p in series[i]], [p[1] for p in series[i]], "o", color=_COLORS[i],
+                label=f"{name} ({t['step_s'] * 1e3:.3g} ms)")
+    ax.autoscale_view()
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * 6.0)  # headroom for the labels of points at the compute roof
+    for q in series:
+        _label_points(ax, q)
     ax.set_xlabel("arithmetic intensity (FLOP per byte)")
     ax.set_ylabel("FLOP/s reached")
     ax.set_title(f"Roofline of the matrix multiplies and attention, one device (ridge "
