@@ -54,15 +54,18 @@ class Operator:
         return {**asdict(self), "intensity": self.intensity}
 
 
+def _ridge_flop_per_byte(rates: DeviceRates) -> float:
+    """Arithmetic intensity at which the achievable compute and memory roofs meet [FLOP/B]."""
+    return rates.peak_flop_per_s * rates.matmul_efficiency / rates.memory_bandwidth_bytes_per_s
+
+
 def _gemm(name: str, per_layer: float, m: float, n: float, k: float, rates: DeviceRates,
           weight_bytes: float) -> Operator:
     flop = 2.0 * m * n * k
     moved = k * n * weight_bytes + (m * k + m * n) * ACTIVATION_BYTES
-    t_compute = flop / (rates.peak_flop_per_s * rates.matmul_efficiency)
-    t_memory = moved / rates.memory_bandwidth_bytes_per_s
     time = float(split_k_matmul_time_s(m, n, k, rates, operand_bytes=weight_bytes))
-    return Operator(name, per_layer, m, n, k, flop, moved, time,
-                    "compute" if t_compute > t_memory else "memory")
+    bound = "compute" if flop / moved > _ridge_flop_per_byte(rates) else "memory"
+    return Operator(name, per_layer, m, n, k, flop, moved, time, bound)
 
 
 def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp: int = 1,
@@ -115,7 +118,7 @@ def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, to
     roof = rates.peak_flop_per_s * rates.matmul_efficiency
     return {"step_s": step_s, "compute_roof_flop_per_s": roof,
             "memory_roof_bytes_per_s": rates.memory_bandwidth_bytes_per_s,
-            "ridge_flop_per_byte": roof / rates.memory_bandwidth_bytes_per_s,
+            "ridge_flop_per_byte": _ridge_flop_per_byte(rates),
             "gemms": rows,
             "attention": {"flop": a_flop, "bytes": a_bytes,
                           "intensity": a_flop / a_bytes if a_bytes else None,
