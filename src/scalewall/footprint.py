@@ -16,7 +16,20 @@ import numpy as np
 from scalewall._types import ArrayLike, FloatArray, as_float, maximum, minimum
 from scalewall.units import HOUR_S
 
-__all__ = ["Footprint", "device_power_w", "run_footprint"]
+__all__ = ["Footprint", "amortised_usd_per_s", "device_power_w", "run_footprint"]
+
+
+def amortised_usd_per_s(price_usd: float, *, capex_overhead_factor: float,
+                        hardware_lifetime_s: float) -> float:
+    """Ownership cost of one device per second of its life [USD/s]: the purchase price times
+    the server and network overhead, straight-line over the hardware's life (Cottier et al.
+    2024, arXiv:2405.21015).
+
+    >>> round(amortised_usd_per_s(30000.0, capex_overhead_factor=1.6,
+    ...                           hardware_lifetime_s=4 * 365.25 * 86400) * 3600, 2)  # USD/h
+    1.37
+    """
+    return price_usd * capex_overhead_factor / hardware_lifetime_s
 
 
 def device_power_w(*, activity: ArrayLike, tdp_w: float, idle_w: float) -> FloatArray:
@@ -105,7 +118,8 @@ def run_footprint(
     rental = None if cloud_usd_per_hour is None else device_hours * cloud_usd_per_hour
     own = None
     if price_usd is not None:
-        capex = n * price_usd * capex_overhead_factor * t / hardware_lifetime_s
+        capex = n * t * amortised_usd_per_s(price_usd, capex_overhead_factor=capex_overhead_factor,
+                                            hardware_lifetime_s=hardware_lifetime_s)
         own = capex + (elec if elec is not None else 0.0)
     return Footprint(
         duration_s=t, device_hours=device_hours, device_power_w=p_dev, it_power_w=it,

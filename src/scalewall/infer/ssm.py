@@ -24,6 +24,7 @@ from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
+from scalewall.footprint import amortised_usd_per_s
 from scalewall.infer.plan import (
     evaluate_serving,
     kv_precision_for,
@@ -225,8 +226,10 @@ def compare_state_space(
     h_mem, h_cap, h_tpot, h_tps = run(long_hyb)
     d = cat.defaults
     hourly = accel.cloud_usd_per_hour
-    if hourly is None and accel.price_usd is not None:  # ownership, as run_footprint amortises
-        hourly = accel.price_usd * d.capex_overhead_factor / d.hardware_lifetime_s * HOUR_S
+    if hourly is None and accel.price_usd is not None:  # ownership: the price, no power
+        hourly = HOUR_S * amortised_usd_per_s(accel.price_usd,
+                                              capex_overhead_factor=d.capex_overhead_factor,
+                                              hardware_lifetime_s=d.hardware_lifetime_s)
     return StateSpaceComparison(
         context=s, transformer_params=n_params(base), hybrid_params=n_params(hyb),
         transformer_bytes_per_sequence=t_mem, hybrid_bytes_per_sequence=h_mem,
