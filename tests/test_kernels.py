@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from scalewall.catalog import load_catalog
-from scalewall.kernels import device_rates, matmul_time_s, memory_stream_bytes_per_s
+from scalewall.kernels import (
+    device_rates,
+    matmul_time_s,
+    memory_stream_bytes_per_s,
+    split_k_matmul_time_s,
+)
 from tests.conftest import reference_cases
 
 
@@ -48,6 +53,19 @@ def test_skinny_gemm_is_bandwidth_bound(h200):
     """1 x 8192 x 8192 reads the 128 MiB weight at about 3.76 TB/s on one H200."""
     t = float(matmul_time_s(1, 8192, 8192, h200))
     assert 8192 * 8192 * 2 / t / 1e12 == pytest.approx(3.76, rel=0.1)
+
+
+def test_grouped_gemm_pays_one_launch(h200):
+    """200 decode-sized expert GEMMs (2 tokens, 512 x 7168 one-byte weights each) in one
+    launch: their weights stream at the achievable bandwidth, plus one launch and what the
+    smooth roofline adds where the tiles' padded rows bring compute near the memory time
+    (at most 26%), instead of 200 launches."""
+    one = float(split_k_matmul_time_s(2, 512, 7168, h200, operand_bytes=1.0))
+    grouped = float(split_k_matmul_time_s(2, 512, 7168, h200, operand_bytes=1.0,
+                                          groups=200.0))
+    stream = 200 * 512 * 7168 / h200.memory_bandwidth_bytes_per_s
+    assert stream < grouped < 1.3 * stream + h200.kernel_launch_s
+    assert grouped < 0.3 * 200 * one
 
 
 def test_array_broadcast(h200):

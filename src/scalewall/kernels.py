@@ -213,13 +213,16 @@ _SPLIT_K = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
 
 def split_k_matmul_time_s(
     m: ArrayLike, n: ArrayLike, k: ArrayLike, rates: DeviceRates, *,
-    operand_bytes: float | None = None,
+    operand_bytes: float | None = None, groups: ArrayLike = 1.0,
 ) -> FloatArray:
     """Time of ``[m, k] x [k, n]`` at the fastest split-K [s]: what a GEMM library's heuristic
     picks for skinny problems (decode, short prefill), as it picks the tile.
 
     Each split-K slice is a batched problem ``[m, k/s] x [k/s, n]`` (batch ``s``) in
     :func:`matmul_time_s`, which then also counts the ``s`` partial outputs it writes.
+    ``groups`` same-shaped problems with their own weights run in the same launch, their tiles
+    sharing the waves (a grouped GEMM, as the fused mixture-of-experts kernels of serving
+    engines run every routed expert of a layer; may be fractional, an expected count).
 
     Examples
     --------
@@ -233,10 +236,10 @@ def split_k_matmul_time_s(
     >>> round(float(split_k_matmul_time_s(128, 57344, 8192, r)) * 1e6)
     351
     """
-    m0, n0, k0 = (np.asarray(x, dtype=float) for x in (m, n, k))
-    ndim = max(m0.ndim, n0.ndim, k0.ndim)
+    m0, n0, k0, g0 = (np.asarray(x, dtype=float) for x in (m, n, k, groups))
+    ndim = max(m0.ndim, n0.ndim, k0.ndim, g0.ndim)
     s = _SPLIT_K.reshape((-1,) + (1,) * ndim)  # (splits, *shape)
-    out: FloatArray = matmul_time_s(m0, n0, np.maximum(k0 / s, 1.0), rates, batch=s,
+    out: FloatArray = matmul_time_s(m0, n0, np.maximum(k0 / s, 1.0), rates, batch=s * g0,
                                     operand_bytes=operand_bytes).min(axis=0)
     return out
 

@@ -44,6 +44,7 @@ class Operator:
     bytes: float  # weights, inputs and outputs, per occurrence
     time_s: float  # per occurrence
     bound: str  # "compute" or "memory" (the larger of the two times)
+    groups: float = 1.0  # same-shaped GEMMs in the one launch (the touched routed experts)
 
     @property
     def intensity(self) -> float:
@@ -60,12 +61,13 @@ def _ridge_flop_per_byte(rates: DeviceRates) -> float:
 
 
 def _gemm(name: str, per_layer: float, m: float, n: float, k: float, rates: DeviceRates,
-          weight_bytes: float) -> Operator:
-    flop = 2.0 * m * n * k
-    moved = k * n * weight_bytes + (m * k + m * n) * ACTIVATION_BYTES
-    time = float(split_k_matmul_time_s(m, n, k, rates, operand_bytes=weight_bytes))
+          weight_bytes: float, groups: float = 1.0) -> Operator:
+    flop = 2.0 * m * n * k * groups
+    moved = (k * n * weight_bytes + (m * k + m * n) * ACTIVATION_BYTES) * groups
+    time = float(split_k_matmul_time_s(m, n, k, rates, operand_bytes=weight_bytes,
+                                       groups=groups))
     bound = "compute" if flop / moved > _ridge_flop_per_byte(rates) else "memory"
-    return Operator(name, per_layer, m, n, k, flop, moved, time, bound)
+    return Operator(name, per_layer, m, n, k, flop, moved, time, bound, groups)
 
 
 def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp: int = 1,
@@ -74,8 +76,9 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
     ``tp``-way tensor-parallel replica, as :func:`scalewall.infer.step` times them.
 
     Routed experts: of ``E`` experts each token picks ``k``, so ``tokens`` touch
-    :math:`E(1 - (1 - k/E)^T)` of them, each running :math:`Tk/E_{touched}` tokens; the
-    ``experts_*`` rows are one touched expert, ``per_layer`` the number touched.
+    :math:`E(1 - (1 - k/E)^T)` of them, each running :math:`Tk/E_{touched}` tokens (``m``);
+    each ``experts_*`` row is one grouped GEMM over the touched experts (``groups``), FLOP and
+    bytes summed over them.
     """
     groups = layer_gemm_groups(arch, routed_experts=False)
     names = layer_gemm_names(arch)
@@ -92,9 +95,9 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
         m = tokens * top / touched
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
-        share = arch.n_moe_layers / arch.n_layers * touched
-        out.append(_gemm("experts_up", share, m, up * f / tp, h, rates, weight_bytes))
-        out.append(_gemm("experts_down", share, m, h, f / tp, rates, weight_bytes))
+        share = arch.n_moe_layers / arch.n_layers
+        out.append(_gemm("experts_up", share, m, up * f / tp, h, rates, weight_bytes, touched))
+        out.append(_gemm("experts_down", share, m, h, f / tp, rates, weight_bytes, touched))
     return out
 
 

@@ -137,15 +137,15 @@ def _ssm_state_bytes(arch: Architecture, precision: str) -> float:
 
 
 def _gemms_s(T: FloatArray, shapes: list[tuple[float, float, str]], tp: FloatArray,
-             rates: DeviceRates, weight_bytes: float) -> FloatArray:
+             rates: DeviceRates, weight_bytes: float, groups: ArrayLike = 1.0) -> FloatArray:
     """GEMMs ``[T, k] x [k, n]`` split by tensor parallelism (``split`` names the dimension
-    cut), each at its fastest split-K (:func:`~scalewall.kernels.split_k_matmul_time_s`), in
-    one call [s], shape ``(len(shapes), *candidates)``."""
+    cut), each at its fastest split-K (:func:`~scalewall.kernels.split_k_matmul_time_s`) and
+    as ``groups`` of them in one launch, in one call [s], shape ``(len(shapes), *candidates)``."""
     cand = np.broadcast_shapes(np.shape(T), np.shape(tp))
     tp_ = np.broadcast_to(np.asarray(tp, dtype=float), cand)
     kk = np.stack([k / tp_ if split == "k" else k + 0.0 * tp_ for k, _, split in shapes])
     nn = np.stack([n / tp_ if split == "n" else n + 0.0 * tp_ for _, n, split in shapes])
-    return split_k_matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes)
+    return split_k_matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes, groups=groups)
 
 
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
@@ -154,7 +154,10 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
 
     Routed experts: with ``T`` tokens each choosing ``k`` of ``E`` experts, the expected number
     of distinct experts touched is :math:`E(1 - (1 - k/E)^T)`; each is read once and runs
-    :math:`Tk/E_{touched}` tokens (all experts stay resident).
+    :math:`Tk/E_{touched}` tokens (all experts stay resident). The touched experts' up (and
+    down) projections run as one grouped GEMM, one launch whose tiles share the waves, as the
+    fused MoE kernels of serving engines do (vLLM's and SGLang's ``fused_moe``, TensorRT-LLM's
+    MoE plugin; MegaBlocks, Gale et al. 2023, arXiv:2211.15841), not one kernel per expert.
     """
     groups = [(share, (k, n, split)) for share, _, shapes in
               layer_gemm_groups(arch, routed_experts=False) for k, n, split in shapes]
@@ -167,9 +170,9 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
         m = T * top / touched
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
-        expert = _gemms_s(m, [(h, up * f, "n"), (f, h, "k")], tp, rates,
-                          weight_bytes).sum(axis=0)
-        out = out + arch.n_moe_layers / arch.n_layers * touched * expert
+        experts = _gemms_s(m, [(h, up * f, "n"), (f, h, "k")], tp, rates,
+                           weight_bytes, groups=touched).sum(axis=0)
+        out = out + arch.n_moe_layers / arch.n_layers * experts
     return out
 
 
