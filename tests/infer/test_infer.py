@@ -66,14 +66,24 @@ def _is_fp4(row_id: str) -> bool:
     return row_id.endswith("-fp4") or row_id.startswith("mlperf50-b200")
 
 
+def _moe_rows() -> set[str]:
+    """Ids of the rows whose model is a mixture of experts (catalog models only)."""
+    cat = get_catalog()
+    with open(INFER_CSV, newline="") as f:
+        return {r["id"] for r in csv.DictReader(f)
+                if r["model"].strip() and cat.model(r["model"].strip()).is_moe}
+
+
 def test_gpu_and_lpu_decode_rows_within_10_percent() -> None:
-    """TPOT and decode tokens/s on GPUs and Groq at 16- and 8-bit weights: 10% median (issue
-    8's target; 8.1% over 94 rows, 7.8% without the two MI300X rows). The 42 NVFP4 rows, +20%
-    fast, and the MI300X rows, +31% and +37%, have tests of their own."""
+    """TPOT and decode tokens/s of dense models on GPUs and Groq at 16- and 8-bit weights: 10%
+    median (issue 8's target; 8.1% over 94 rows, 7.8% without the two MI300X rows). The 42
+    NVFP4 rows, +20% fast, the MI300X rows, +31% and +37%, and the mixture-of-experts rows
+    have tests of their own."""
+    moe = _moe_rows()
     err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
                     if r["metric"] in ("tpot_s", "decode_tokens_per_s")
                     and r["error"] is not None and not r["id"].startswith("neuron")
-                    and not _is_fp4(r["id"])])
+                    and not _is_fp4(r["id"]) and r["id"] not in moe])
     assert len(err) >= 90 and np.median(np.abs(err)) <= 0.10
 
 
@@ -97,15 +107,19 @@ def test_neuroncore_v2_decode_against_its_dma_engines() -> None:
 
 
 def test_all_decode_rows_at_the_10_percent_target() -> None:
-    """Issue 8's decode target over every decode row: 7.7% over the 121 rows at 16- and 8-bit
-    weights (Neuron and MI300X included), 10.5% with the 42 NVFP4 rows (+20%, see below): the
-    target is missed by half a point. The bound keeps it from drifting further."""
+    """Issue 8's decode target: dense models 7.7% over the 121 rows at 16- and 8-bit weights
+    (Neuron and MI300X included) and 10.5% with the 42 NVFP4 rows (+20%, see below); with
+    the 110 mixture-of-experts rows (see their test) the pooled group is at 14.3% over 273:
+    the target is missed. The bounds keep each figure from drifting further."""
+    moe = _moe_rows()
     rows = [r for r in validate_csv(INFER_CSV).rows
             if r["metric"] in ("tpot_s", "decode_tokens_per_s") and r["error"] is not None]
-    narrow = np.array([r["error"] for r in rows if not _is_fp4(r["id"])])
+    dense = [r for r in rows if r["id"] not in moe]
+    narrow = np.array([r["error"] for r in dense if not _is_fp4(r["id"])])
     assert len(narrow) >= 100 and np.median(np.abs(narrow)) <= 0.10
+    assert np.median(np.abs([r["error"] for r in dense])) <= 0.105
     g = validate_csv(INFER_CSV).groups["decode"]
-    assert g["n"] == len(rows) and g["median_abs_error"] <= 0.105
+    assert g["n"] == len(rows) and g["median_abs_error"] <= 0.15
 
 
 def test_serving_power_rows_within_15_percent() -> None:
@@ -466,6 +480,31 @@ def test_mlperf_llama2_70b_offline_rows() -> None:
     assert np.median(np.abs(err)) <= 0.15 and np.max(np.abs(err)) <= 0.25
 
 
+def test_mixture_of_experts_throughput_rows() -> None:
+    """TensorRT-LLM v1.0 offline throughput of every MoE model in its table that the catalog
+    has (110 rows). Qwen3-235B-A22B at TP 8 (B200 FP4, H200 and H100 FP8; 27 rows) is the
+    check on the grouped expert GEMMs: 9.2% median (it was -68% when each touched expert paid
+    its own launch), worst -41% where attention data parallelism keeps the 4 KV heads from
+    being duplicated across 8 GPUs and fits twice the batch. Llama 4 Maverick +11%, Scout +37%
+    and Qwen3-30B-A3B +104% (median) are fast: the small-active models on one Blackwell GPU
+    run at 17-40k tokens/s whatever the model, and GB200 (Grace host) below B200, the mark of
+    an engine bound by its host, which the planner does not model. The bounds keep these
+    documented gaps from widening."""
+    rows = {r["id"]: r["error"] for r in validate_csv(INFER_CSV).rows
+            if r["id"] in _moe_rows() and r["error"] is not None}
+
+    def errors(key: str) -> np.ndarray:
+        return np.array([e for i, e in rows.items() if key in i])
+
+    q235, q30 = errors("qwen3-235b"), errors("qwen3-30b")
+    maverick, scout = errors("llama4-maverick"), errors("llama4-scout")
+    assert (len(q235), len(q30), len(maverick), len(scout)) == (27, 20, 25, 38)
+    assert np.median(np.abs(q235)) <= 0.10 and np.max(np.abs(q235)) <= 0.45
+    assert 0.0 < np.median(maverick) < 0.3
+    assert 0.2 < np.median(scout) < 0.5
+    assert 0.7 < np.median(q30) < 1.4
+
+
 def test_mi300x_fp8_offline_is_fast_by_a_known_margin() -> None:
     """AMD's MLPerf v4.1 Llama 2 70B Offline on 1 and 8 MI300X (vLLM, FP8 weights,
     activations and KV cache, TP 1): the planner is 31% and 37% fast. The batch is
@@ -497,7 +536,8 @@ def test_blackwell_fp4_throughput_is_fast_by_a_known_margin() -> None:
     40 rows) and MLPerf v5.0 (Llama 2 70B on 1 and 8 B200s) in NVFP4: the planner is 10-30%
     fast (median +20%), by about as much on compute- as on memory-bound shapes (the Blackwell
     rates as a whole look optimistic); the bound keeps that documented gap from widening."""
+    moe = _moe_rows()
     err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
-                    if r["error"] is not None and _is_fp4(r["id"])])
+                    if r["error"] is not None and _is_fp4(r["id"]) and r["id"] not in moe])
     assert len(err) == 42
     assert 0.10 < np.median(err) < 0.30
