@@ -279,6 +279,45 @@ def test_moe_reads_only_touched_experts() -> None:
     assert 1.5 < ratio < 10
 
 
+def test_attention_data_parallelism_holds_no_cache_twice() -> None:
+    """Under attention data parallelism each device attends its own sequences with every head:
+    Qwen3-235B's 4 KV heads are no longer copied across TP 8 (half the cache per sequence per
+    device), DeepSeek-V3's MLA latent no longer held by all 8 (an eighth), and every device
+    keeps a whole copy of the attention weights (7/8 of them more per device)."""
+    from scalewall.arch.counts import param_breakdown
+    from scalewall.infer.step import kv_bytes_per_sequence_per_device, weight_bytes_per_device
+
+    cat = get_catalog()
+    for name, ratio in (("qwen3-235b-a22b", 0.5), ("deepseek-v3", 0.125)):
+        arch = cat.model(name)
+        tp_kv, dp_kv = (float(kv_bytes_per_sequence_per_device(
+            arch, context=4096, kv_precision="fp8", tp=8, attention_dp=dp)) for dp in (0, 1))
+        assert dp_kv / tp_kv == pytest.approx(ratio)
+        extra = (weight_bytes_per_device(arch, weight_bytes=1.0, tp=8, attention_dp=True)
+                 - weight_bytes_per_device(arch, weight_bytes=1.0, tp=8))
+        assert float(extra) == pytest.approx(param_breakdown(arch).attention * 7 / 8)
+    tp = plan_serving("deepseek-v3", "h200-sxm", n_devices=8, tp=8, batch=256, prompt=1024,
+                      output=1024, precision="fp8")
+    dp = plan_serving("deepseek-v3", "h200-sxm", n_devices=8, tp=8, batch=256, prompt=1024,
+                      output=1024, precision="fp8", attention_dp=True)
+    # eight times the sequences per byte of cache, in the memory the copied attention
+    # weights (10 GB per device in fp8) leave: 680 -> 4,330
+    m_tp, m_dp = tp.metrics, dp.metrics
+    free = [float(m.capacity_bytes * 0.95 - m.weights_bytes_per_device) for m in (m_tp, m_dp)]
+    assert float(m_dp.max_batch) / float(m_tp.max_batch) == pytest.approx(
+        8 * free[1] / free[0], rel=0.05)
+    # the latent cache read per step per device drops eightfold (the FLOP per device stay:
+    # an eighth of the sequences at every head instead of every sequence at an eighth of them)
+    assert float(m_dp.decode.attention_bytes) == pytest.approx(
+        float(m_tp.decode.attention_bytes) / 8)
+    assert float(m_dp.decode.attention_flop) == pytest.approx(float(m_tp.decode.attention_flop))
+    assert float(m_dp.decode.attention_s) < float(m_tp.decode.attention_s)
+    assert float(dp.metrics.tpot_s) < float(tp.metrics.tpot_s)
+    assert dp.to_dict()["attention_dp"] is True
+    with pytest.raises(PlannerError, match="needs a mixture-of-experts model"):
+        plan_serving("llama-3.1-8b", "h100-sxm", n_devices=2, ep=2)
+
+
 def test_routed_experts_run_as_one_grouped_gemm() -> None:
     """DeepSeek-V3 on 8 H200s (TP 8, fp8) at 64 sequences: 64 x 8 picks touch about 222 of
     256 experts per layer, and a fused MoE kernel streams their weights in one launch, so the

@@ -35,6 +35,36 @@ def test_rows_add_up_to_the_step(model: str, tp: int) -> None:
         assert 0.0 < head["time_s"] < 0.05 * t["step_s"]
 
 
+@pytest.mark.parametrize("model", ["qwen3-235b-a22b", "deepseek-v3"])
+def test_rows_add_up_under_attention_data_parallelism(model: str) -> None:
+    """With attention data-parallel over TP 8 the attention projections run unsplit on the
+    device's own sequences (32 / 8 = 4 in decode, the whole prompt in a prefill of one) and
+    the rows still add up to the step; the plan's own table agrees (--ops)."""
+    cat = get_catalog()
+    arch = cat.model(model)
+    rates, attn = serving_rates(cat.accelerator("h200-sxm"), cat, precision="fp8")
+    dec = decode_step(arch, rates, batch=32, context=3000, weight_bytes=1.0,
+                      kv_precision="fp8", tp=8, attention_dp=True)
+    pre = prefill(arch, rates, batch=1, prompt=3000, weight_bytes=1.0, tp=8,
+                  attention_rates=attn, attention_dp=True)
+    for step, tokens, own in ((dec, 32.0, 4.0), (pre, 3000.0, 3000.0)):
+        t = operator_table(arch, rates, step, tokens=tokens, tp=8, weight_bytes=1.0,
+                           attn_tokens=own)
+        shares = [r["step_share"] for r in t["gemms"]] + [r["step_share"] for r in t["rest"]]
+        assert sum(shares) == pytest.approx(1.0, rel=1e-9)
+        first = t["gemms"][0]
+        assert first["m"] == own and first["k"] == arch.hidden_size  # unsplit, own tokens
+    r = CliRunner().invoke(app, ["infer", "--model", model, "--hardware", "h200-sxm",
+                                 "--devices", "8", "--tp", "8", "--ep", "8", "--attention-dp",
+                                 "--precision", "fp8", "--ops", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["attention_dp"] is True and d["ep"] == 8
+    shares = [g["step_share"] for g in d["operators"]["decode"]["gemms"]]
+    shares += [g["step_share"] for g in d["operators"]["decode"]["rest"]]
+    assert sum(shares) == pytest.approx(1.0, rel=1e-9)
+
+
 def test_decode_is_under_the_memory_roof_and_prefill_under_the_compute_roof() -> None:
     """Llama 3.1 70B on one H100 in bf16: at one token a projection reads each 2-byte weight
     for 2 FLOP, an intensity of 1 FLOP/B, far below the ridge (228 FLOP/B: 0.69 of 989

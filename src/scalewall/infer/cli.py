@@ -58,6 +58,13 @@ def infer(
                             "8-bit with 8- or 4-bit (fp4) weights, else 16-bit).")] = None,
     tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
     pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
+    ep: Annotated[int, typer.Option(min=1, help="Expert-parallel degree (mixture-of-experts "
+                  "models): experts split over this many devices, tokens exchanged by "
+                  "all-to-all.")] = 1,
+    attention_dp: Annotated[bool, typer.Option(
+        "--attention-dp", help="Attention data-parallel across each replica's tp devices "
+        "(SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp): each device attends "
+        "its own sequences, no KV head or MLA latent held twice.")] = False,
     grouped_kv: Annotated[bool, typer.Option("--grouped-kv/--per-head-kv", help="Decode "
                           "attention reads each key/value head once per query group (kernels "
                           "since 2024), or once per query head (2023 kernels).")] = True,
@@ -134,7 +141,7 @@ def infer(
                 plan = plan_serving(
                     model, name, n_devices=devices, batch=batch, prompt=prompt, output=output,
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
-                    grouped_kv_reads=grouped_kv, catalog=cat,
+                    ep=ep, attention_dp=attention_dp, grouped_kv_reads=grouped_kv, catalog=cat,
                     request_overhead_s=None if request_overhead_ms is None
                     else request_overhead_ms / 1e3, requests_per_s=rps)
             except PlannerError as exc:

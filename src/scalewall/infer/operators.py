@@ -71,9 +71,11 @@ def _gemm(name: str, per_layer: float, m: float, n: float, k: float, rates: Devi
 
 
 def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp: int = 1,
-                   weight_bytes: float) -> list[Operator]:
+                   weight_bytes: float, attn_tokens: float | None = None) -> list[Operator]:
     """The matrix multiplies of the average layer for ``tokens`` tokens on one device of a
-    ``tp``-way tensor-parallel replica, as :func:`scalewall.infer.step` times them.
+    ``tp``-way tensor-parallel replica, as :func:`scalewall.infer.step` times them; with
+    ``attn_tokens`` (attention data parallelism) the attention projections are unsplit and
+    run on that many tokens, the device's own.
 
     Routed experts: of ``E`` experts each token picks ``k``, so ``tokens`` touch
     :math:`E(1 - (1 - k/E)^T)` of them, each running :math:`Tk/E_{touched}` tokens (``m``);
@@ -85,10 +87,13 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
     if [len(s) for _, _, s in groups] != [len(n) for n in names]:
         raise AssertionError(f"operator names do not match the GEMM groups of {arch.label}")
     out: list[Operator] = []
-    for (share, _, shapes), labels in zip(groups, names, strict=True):
+    for i, ((share, _, shapes), labels) in enumerate(zip(groups, names, strict=True)):
+        t, m_tok = tp, tokens
+        if i == 0 and attn_tokens is not None:  # the first group is attention
+            t, m_tok = 1, attn_tokens
         for (k, n, split), label in zip(shapes, labels, strict=True):
-            out.append(_gemm(label, share, tokens, n / tp if split == "n" else n,
-                             k / tp if split == "k" else k, rates, weight_bytes))
+            out.append(_gemm(label, share, m_tok, n / t if split == "n" else n,
+                             k / t if split == "k" else k, rates, weight_bytes))
     if arch.is_moe:
         E, top = float(arch.n_experts), float(arch.n_active_experts)
         touched = E * (1.0 - (1.0 - top / E) ** tokens)
@@ -102,11 +107,13 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
 
 
 def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, tokens: float,
-                   tp: int = 1, weight_bytes: float) -> dict[str, Any]:
+                   tp: int = 1, weight_bytes: float,
+                   attn_tokens: float | None = None) -> dict[str, Any]:
     """The GEMM rows of :func:`gemm_operators` and the rest of ``step`` (one step of
     ``tokens`` tokens on one device, e.g. from :func:`~scalewall.infer.step.decode_step`), each
     with its share of the step time."""
-    gemms = gemm_operators(arch, rates, tokens=tokens, tp=tp, weight_bytes=weight_bytes)
+    gemms = gemm_operators(arch, rates, tokens=tokens, tp=tp, weight_bytes=weight_bytes,
+                           attn_tokens=attn_tokens)
     L = float(arch.n_layers)
     step_s = float(np.asarray(step.step_s))
     layers_gemm = L * sum(g.per_layer * g.time_s for g in gemms)
@@ -145,10 +152,12 @@ def plan_operators(plan: ServingPlan, catalog: Catalog,
     prompt = max(plan.prompt, 1)
     dec = plan.metrics.decode  # the decode step the plan chose, already evaluated
     pre = prefill(arch, gemm, batch=1, prompt=prompt, weight_bytes=wb, tp=plan.tp, pp=plan.pp,
-                  ep=plan.ep, attention_rates=attn)
+                  ep=plan.ep, attention_rates=attn, attention_dp=plan.attention_dp)
+    mb = plan.batch / min(plan.batch, plan.pp)  # sequences per micro-batch
+    dp = plan.attention_dp
     return {
-        "decode": operator_table(arch, gemm, dec, tokens=plan.batch / min(plan.batch, plan.pp),
-                                 tp=plan.tp, weight_bytes=wb),
+        "decode": operator_table(arch, gemm, dec, tokens=mb, tp=plan.tp, weight_bytes=wb,
+                                 attn_tokens=float(np.ceil(mb / plan.tp)) if dp else None),
         "prefill": operator_table(arch, gemm, pre, tokens=prompt, tp=plan.tp,
-                                  weight_bytes=wb),
+                                  weight_bytes=wb, attn_tokens=float(prompt) if dp else None),
     }

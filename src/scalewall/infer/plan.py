@@ -170,7 +170,7 @@ def evaluate_serving(
     weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
     memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
-    max_tokens_per_iteration: float = float("inf"),
+    max_tokens_per_iteration: float = float("inf"), attention_dp: bool = False,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -197,6 +197,9 @@ def evaluate_serving(
     max_tokens_per_iteration : [tokens] the most one forward pass takes; longer prompts are
         prefilled in chunks, so the prefill workspace holds at most this many tokens. The
         planner passes the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
+    attention_dp : attention data-parallel across each replica's ``tp`` devices (see
+        :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
+        device's cache only its own sequences'.
 
     Returns
     -------
@@ -248,9 +251,11 @@ def evaluate_serving(
     replica = tp_ * pp_
     devices = replica if n_devices is None else np.asarray(n_devices, dtype=float)
     dp = devices / replica
-    weights = weight_bytes_per_device(arch, weight_bytes=weight_bytes, tp=tp_, pp=pp_)
+    weights = weight_bytes_per_device(arch, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
+                                      attention_dp=attention_dp)
     per_seq_full = kv_bytes_per_sequence_per_device(
-        arch, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_)
+        arch, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_,
+        attention_dp=attention_dp)
     kv = b * per_seq_full
     h, f = float(arch.hidden_size), float(arch.expert_ffn_size if arch.is_moe else arch.ffn_size)
     workspace = np.minimum(sp, max_tokens_per_iteration) * (4.0 * h + 3.0 * f / tp_) * 2.0
@@ -260,22 +265,22 @@ def evaluate_serving(
     free = usable - weights - workspace
     max_batch = np.floor(np.maximum(free, 0.0) / per_seq_full)
     per_token = kv_bytes_per_sequence_per_device(
-        arch, context=1.0, kv_precision=kv_precision, tp=tp_, pp=pp_)
+        arch, context=1.0, kv_precision=kv_precision, tp=tp_, pp=pp_, attention_dp=attention_dp)
     state = per_token - kv_bytes_per_sequence_per_device(
-        arch, context=0.0, kv_precision=kv_precision, tp=tp_, pp=pp_)
+        arch, context=0.0, kv_precision=kv_precision, tp=tp_, pp=pp_, attention_dp=attention_dp)
     fixed = per_token - state
     with np.errstate(divide="ignore", invalid="ignore"):
         max_context = np.where(state > 0, np.floor((free / b - fixed) / state), np.inf)
     max_context = np.minimum(np.maximum(max_context, 0.0), float(arch.max_seq_len))
 
     one = prefill(arch, rates, batch=1.0, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
-                  ep=ep_, attention_rates=attention_rates)
+                  ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp)
     many = one if b.ndim == 0 and float(b) == 1.0 else prefill(
         arch, rates, batch=b, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_, ep=ep_,
-        attention_rates=attention_rates)
+        attention_rates=attention_rates, attention_dp=attention_dp)
     dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
                       kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
-                      grouped_kv_reads=grouped_kv_reads)
+                      grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
     overhead = np.asarray(request_overhead_s, dtype=float)
     ttft = one.step_s + overhead
     batch_prefill = many.step_s + overhead
@@ -329,6 +334,7 @@ class ServingPlan:
     reasons: tuple[str, ...]  # why the deployment does not fit, if it does not
     calibrated: bool = False
     grouped_kv_reads: bool = True  # decode attention reads each KV head once per query group
+    attention_dp: bool = False  # attention data-parallel across each replica's tp devices
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
     requests_per_s: float | None = None  # offered load, when given
     utilization: float | None = None  # of the replicas' capacity at that load
@@ -354,7 +360,7 @@ class ServingPlan:
             "ep": self.ep, "batch": self.batch, "prompt": self.prompt, "output": self.output,
             "decode_context": self.context, "feasible": self.feasible,
             "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
-            "request_overhead_s": self.request_overhead_s,
+            "attention_dp": self.attention_dp, "request_overhead_s": self.request_overhead_s,
             "load": None if self.requests_per_s is None else {
                 "requests_per_s": self.requests_per_s, "utilization": self.utilization,
                 "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s,
@@ -439,6 +445,7 @@ def plan_serving(
     pue: float | None = None,
     rates: DeviceRates | None = None,
     grouped_kv_reads: bool = True,
+    attention_dp: bool = False,
     request_overhead_s: float | None = None,
     requests_per_s: float | None = None,
     catalog: Catalog | None = None,
@@ -462,6 +469,11 @@ def plan_serving(
     grouped_kv_reads : the decode attention kernel reads each key/value head once per group
         of query heads (default, kernels since 2024); False for the per-query-head kernels of
         2023 (see :func:`~scalewall.infer.step.decode_step`).
+    attention_dp : attention data-parallel across each replica's ``tp`` devices, as SGLang's
+        ``--enable-dp-attention`` and TensorRT-LLM's ``enable_attention_dp`` run mixture-of-
+        experts models: each device attends its own sequences with every head, holds a whole
+        copy of the attention weights and only its own sequences' cache (no KV head or MLA
+        latent copied across the group); the experts stay split (``ep``).
     request_overhead_s : [s] serving-engine host time per prefill (see
         :func:`evaluate_serving`); default the catalog's ``request_overhead_ms``, 0 for
         kernels alone.
@@ -520,6 +532,10 @@ def plan_serving(
     if not cands:
         raise InvalidLayout(
             f"tp={tp} x pp={pp} must divide n_devices={n_dev}")
+    if ep_ > 1 and not arch.is_moe:
+        raise InvalidLayout(f"ep={ep_} needs a mixture-of-experts model; {arch.label} is dense")
+    if ep_ > 1 and arch.n_experts % ep_:
+        raise InvalidLayout(f"ep={ep_} must divide the experts ({arch.n_experts})")
     if arch.is_moe and ep_ > 1 and any(t % ep_ and ep_ % t for t, _ in cands):
         raise InvalidLayout(f"ep={ep_} must divide or be a multiple of tp")
     batches = PEAK_BATCHES if b is None else np.array([float(b)])
@@ -531,7 +547,7 @@ def plan_serving(
     m = evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
-        grouped_kv_reads=grouped_kv_reads, **consts)
+        grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp, **consts)
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
     if tp is None or pp is None:
@@ -622,7 +638,7 @@ def plan_serving(
         device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
-        request_overhead_s=overhead, at_load=at_load, **load,
+        attention_dp=attention_dp, request_overhead_s=overhead, at_load=at_load, **load,
     )
 
 

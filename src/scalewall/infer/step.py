@@ -87,21 +87,30 @@ class StepTime:
 
 
 def weight_bytes_per_device(
-    arch: Architecture, *, weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1
+    arch: Architecture, *, weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1,
+    attention_dp: bool = False,
 ) -> FloatArray:
-    """Bytes of weights one device holds [B]: all parameters (every expert) over ``tp * pp``.
+    """Bytes of weights one device holds [B]: all parameters (every expert) over ``tp * pp``;
+    with ``attention_dp`` every device of the tensor-parallel group keeps a whole copy of the
+    attention weights.
 
     Norms and the embedding table are small or gathered; they are split like the rest, which
     Megatron-style vocabulary-parallel embeddings do.
     """
-    total = float(param_breakdown(arch).total) * weight_bytes
-    out: FloatArray = total / (np.asarray(tp, dtype=float) * np.asarray(pp, dtype=float))
+    p = param_breakdown(arch)
+    tp_, pp_ = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
+    out: FloatArray = float(p.total) * weight_bytes / (tp_ * pp_)
+    if attention_dp:
+        out = out + float(p.attention) * weight_bytes * (1.0 - 1.0 / tp_) / pp_
     return out
 
 
-def _kv_split(arch: Architecture, tp: FloatArray) -> FloatArray:
+def _kv_split(arch: Architecture, tp: FloatArray, attention_dp: bool = False) -> FloatArray:
     """How many ways tensor parallelism splits the KV cache: by KV head, at most a_kv ways;
-    MLA's latent cache is shared by all heads and is replicated."""
+    MLA's latent cache is shared by all heads and is replicated. Under attention data
+    parallelism each device keeps only its own sequences' cache: ``tp`` ways, nothing copied."""
+    if attention_dp:
+        return np.asarray(tp, dtype=float) * 1.0
     if arch.is_mla:
         return np.ones_like(tp)
     out: FloatArray = np.minimum(tp, float(arch.kv_heads))
@@ -110,7 +119,7 @@ def _kv_split(arch: Architecture, tp: FloatArray) -> FloatArray:
 
 def kv_bytes_per_sequence_per_device(
     arch: Architecture, *, context: ArrayLike, kv_precision: str, tp: ArrayLike = 1,
-    pp: ArrayLike = 1,
+    pp: ArrayLike = 1, attention_dp: bool = False,
 ) -> FloatArray:
     """KV cache plus SSM state of one sequence on one device [B].
 
@@ -126,7 +135,8 @@ def kv_bytes_per_sequence_per_device(
     tp_, pp_ = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     per_token = kv_cache_bytes_per_token(arch, precision=kv_precision)
     state = _ssm_state_bytes(arch, kv_precision)
-    out: FloatArray = s * per_token / (_kv_split(arch, tp_) * pp_) + state / (tp_ * pp_)
+    out: FloatArray = s * per_token / (_kv_split(arch, tp_, attention_dp) * pp_) + (
+        state / (tp_ * pp_))
     return out
 
 
@@ -149,8 +159,10 @@ def _gemms_s(T: FloatArray, shapes: list[tuple[float, float, str]], tp: FloatArr
 
 
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
-                  weight_bytes: float) -> FloatArray:
-    """GEMM time of the average layer for ``T`` tokens on one device [s].
+                  weight_bytes: float, attn_tokens: FloatArray | None = None) -> FloatArray:
+    """GEMM time of the average layer for ``T`` tokens on one device [s]; with
+    ``attn_tokens`` (attention data parallelism) the attention projections run unsplit on
+    that many tokens, the device's own sequences.
 
     Routed experts: with ``T`` tokens each choosing ``k`` of ``E`` experts, the expected number
     of distinct experts touched is :math:`E(1 - (1 - k/E)^T)`; each is read once and runs
@@ -159,11 +171,20 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     fused MoE kernels of serving engines do (vLLM's and SGLang's ``fused_moe``, TensorRT-LLM's
     MoE plugin; MegaBlocks, Gale et al. 2023, arXiv:2211.15841), not one kernel per expert.
     """
-    groups = [(share, (k, n, split)) for share, _, shapes in
-              layer_gemm_groups(arch, routed_experts=False) for k, n, split in shapes]
+    all_groups = layer_gemm_groups(arch, routed_experts=False)
+    if attn_tokens is not None:  # the first group is attention (arch.gemms)
+        a_share, _, a_shapes = all_groups[0]
+        attn = _gemms_s(attn_tokens, a_shapes, np.ones_like(np.asarray(tp, dtype=float)),
+                        rates, weight_bytes)
+        out: FloatArray = a_share * attn.sum(axis=0)
+        all_groups = all_groups[1:]
+    else:
+        out = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
+    groups = [(share, (k, n, split)) for share, _, shapes in all_groups
+              for k, n, split in shapes]
     each = _gemms_s(T, [g[1] for g in groups], tp, rates, weight_bytes)
     share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
-    out: FloatArray = (share * each).sum(axis=0)
+    out = out + (share * each).sum(axis=0)
     if arch.is_moe:
         E, top = float(arch.n_experts), float(arch.n_active_experts)
         touched = E * (1.0 - (1.0 - top / E) ** T)  # (candidates,)
@@ -204,14 +225,16 @@ def _ssm_update_bytes(arch: Architecture, state_precision: str) -> float:
 
 
 def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray,
-               rates: DeviceRates) -> FloatArray:
+               rates: DeviceRates, attention_dp: bool = False) -> FloatArray:
     """Collectives of the average layer: two all-reduces of :math:`T h` activations (one
     with a parallel block); MoE layers under expert parallelism exchange the routed tokens by
-    two all-to-alls instead of the MLP's all-reduce."""
+    two all-to-alls instead of the MLP's all-reduce. Under attention data parallelism the
+    attention's all-reduce goes (each device finishes its own sequences' attention); the MLP
+    gathers the group's tokens and scatters the sums back, as much traffic as its all-reduce."""
     h = float(arch.hidden_size)
     bw = group_bandwidth_bytes_per_s(tp, 1.0, rates)
     one = all_reduce_time_s(T * h * ACTIVATION_BYTES, tp, bw, rates)
-    n_coll = 1.0 if arch.parallel_block else 2.0
+    n_coll = 1.0 if arch.parallel_block or attention_dp else 2.0
     out: FloatArray = n_coll * one
     if arch.is_moe:
         moe = arch.n_moe_layers / arch.n_layers
@@ -234,7 +257,7 @@ def _hop_s(T: FloatArray, arch: Architecture, tp: FloatArray, pp: FloatArray,
 def decode_step(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, context: ArrayLike,
     weight_bytes: float, kv_precision: str, tp: ArrayLike = 1, pp: ArrayLike = 1,
-    ep: ArrayLike = 1, grouped_kv_reads: bool = True,
+    ep: ArrayLike = 1, grouped_kv_reads: bool = True, attention_dp: bool = False,
 ) -> StepTime:
     """One decode step of a replica: every one of ``batch`` sequences emits one token.
 
@@ -253,6 +276,11 @@ def decode_step(
         group's keys and values again, as TensorRT-LLM's masked multi-head attention did
         before XQA ("2.4x more Llama-70B throughput", NVIDIA, Jan 2024), so grouped-query
         attention saves cache memory but not cache reads.
+    attention_dp : attention runs data-parallel across the tensor-parallel group (SGLang's
+        ``--enable-dp-attention``, TensorRT-LLM's ``enable_attention_dp``): each device attends
+        its own share of the sequences with every head and a whole copy of the attention
+        weights, so no KV head (or MLA latent) is held twice; the MLP or experts stay split.
+        The busiest device, with :math:`\\lceil b/t \\rceil` sequences, sets the pace.
 
     Returns
     -------
@@ -275,16 +303,20 @@ def decode_step(
     L = float(arch.n_layers)
     m = np.minimum(b, pp_)
     mb = b / m  # sequences per micro-batch
-    gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes)
+    # attention: each device's own sequences, all heads, under attention data parallelism
+    seqs = np.ceil(mb / tp_) if attention_dp else mb
+    att_tp = np.ones_like(tp_) if attention_dp else tp_
+    gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes,
+                         attn_tokens=seqs if attention_dp else None)
     # attention over the cache: per layer, per micro-batch
     kv_layer = kv_bytes_per_sequence_per_device(arch, context=s, kv_precision=kv_precision,
-                                                tp=tp_, pp=1.0)
-    kv_layer = kv_layer - _ssm_state_bytes(arch, kv_precision) / tp_
+                                                tp=att_tp, pp=1.0)
+    kv_layer = kv_layer - _ssm_state_bytes(arch, kv_precision) / att_tp
     kv_layer = kv_layer / max(arch.n_attention_layers, 1) * (arch.n_attention_layers / L)
     if not grouped_kv_reads and not arch.is_mla:
         # query heads on a device per key/value head it holds
         kv_layer = kv_layer * np.minimum(float(arch.n_heads / arch.kv_heads),
-                                         float(arch.n_heads) / tp_)
+                                         float(arch.n_heads) / att_tp)
     ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
     a = float(arch.n_heads)
     if arch.is_mla:
@@ -295,34 +327,34 @@ def decode_step(
         v = float(arch.kv_lora_rank)
     else:
         qk = v = float(arch.d_head)
-    attn_flop = arch.n_attention_layers / L * 2.0 * ctx * a * (qk + v) / tp_
-    attn = np.maximum(stream_time_s(mb * kv_layer, rates),
-                      mb * attn_flop / rates.attention_flop_per_s)
+    attn_flop = arch.n_attention_layers / L * 2.0 * ctx * a * (qk + v) / att_tp
+    attn = np.maximum(stream_time_s(seqs * kv_layer, rates),
+                      seqs * attn_flop / rates.attention_flop_per_s)
     attn = attn + rates.kernel_launch_s * arch.n_attention_layers / L
     elem_bytes = mb * (_elementwise_bytes_per_token(arch, tp_)
                        + _ssm_update_bytes(arch, kv_precision) / tp_)
     elem = stream_time_s(elem_bytes, rates) + _ELEMENTWISE_KERNELS_PER_LAYER * (
         rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, mb, tp_, ep_, rates)
+    comm = _tp_comm_s(arch, mb, tp_, ep_, rates, attention_dp)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
     head = matmul_time_s(mb, V / tp_, h, rates, operand_bytes=weight_bytes)
     hops = pp_ * _hop_s(mb, arch, tp_, pp_, rates)
     layer = gemm + attn + elem + comm
     step = L * layer + head + hops
     flop = b * (L * _layer_flop_per_token(arch) + 2.0 * V * h
-                + L * attn_flop * tp_) * np.ones_like(step)
+                + L * attn_flop * att_tp) * np.ones_like(step)
     return StepTime(
         gemm_s=L * gemm + head, attention_s=L * attn, elementwise_s=L * elem,
         comm_s=L * comm + hops, step_s=step, tokens=b * np.ones_like(step), flop=flop,
-        attention_flop=L * mb * attn_flop * np.ones_like(step),
-        attention_bytes=L * mb * kv_layer * np.ones_like(step),
+        attention_flop=L * seqs * attn_flop * np.ones_like(step),
+        attention_bytes=L * seqs * kv_layer * np.ones_like(step),
     )
 
 
 def prefill(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, prompt: ArrayLike,
     weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
-    attention_rates: DeviceRates | None = None,
+    attention_rates: DeviceRates | None = None, attention_dp: bool = False,
 ) -> StepTime:
     """Prefill of ``batch`` prompts of ``prompt`` tokens; ``step_s`` is when the last one's
     first token is out [s] (for ``batch`` = 1, the time to first token).
@@ -334,7 +366,9 @@ def prefill(
     (FlashAttention-2 [3]_; 16-bit even when the weights are 8-bit); only the last token of each
     prompt goes through the output head. With ``pp`` stages and :math:`m = \\min(b, p)`
     micro-batches the prefill takes :math:`(m + p - 1)/p` of the layers' time per micro-batch
-    times :math:`m`... i.e. :math:`(m + p - 1)\\,t_{stage}`.
+    times :math:`m`... i.e. :math:`(m + p - 1)\\,t_{stage}`. Under attention data
+    parallelism (see :func:`decode_step`) a device attends whole prompts,
+    :math:`\\lceil b/(m t) \\rceil` of them: one prompt alone runs its attention on one device.
     """
     b = np.asarray(batch, dtype=float)
     s = np.asarray(prompt, dtype=float)
@@ -343,35 +377,39 @@ def prefill(
     L = float(arch.n_layers)
     m = np.minimum(b, pp_)
     T = b * s / m  # tokens per micro-batch
-    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes)
+    T_att = s * np.ceil(b / m / tp_) if attention_dp else T  # on the busiest device
+    att_tp = np.ones_like(tp_) if attention_dp else tp_
+    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes,
+                         attn_tokens=T_att if attention_dp else None)
     ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
     a = float(arch.n_heads)
     qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
     v = float(arch.v_head_dim) if arch.is_mla else float(arch.d_head)
     # causal: token i attends to i of the s tokens, half the square on average
-    attn_flop = arch.n_attention_layers / L * 2.0 * (0.5 * ctx) * a * (qk + v) / tp_
+    attn_flop = arch.n_attention_layers / L * 2.0 * (0.5 * ctx) * a * (qk + v) / att_tp
     ssm_flop = arch.n_ssm_layers / L * 6.0 * arch.ssm_expand * arch.hidden_size * (
         arch.ssm_state_size) / tp_
-    attn = T * (attn_flop + ssm_flop) / att_rates.attention_flop_per_s + (
+    attn = (T_att * attn_flop + T * ssm_flop) / att_rates.attention_flop_per_s + (
         rates.kernel_launch_s)
     elem = stream_time_s(T * _elementwise_bytes_per_token(arch, tp_), rates) + (
         _ELEMENTWISE_KERNELS_PER_LAYER * rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, T, tp_, ep_, rates)
+    comm = _tp_comm_s(arch, T, tp_, ep_, rates, attention_dp)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
     head = matmul_time_s(b / m, V / tp_, h, rates, operand_bytes=weight_bytes)
     stage = (L * (gemm + attn + elem + comm) + head) / pp_
     hops = pp_ * _hop_s(T, arch, tp_, pp_, rates)
     step = (m + pp_ - 1.0) * stage + hops
     scale = (m + pp_ - 1.0) / pp_
-    flop = b * s * (L * _layer_flop_per_token(arch) + L * attn_flop * tp_) + b * 2.0 * V * h
+    flop = b * s * (L * _layer_flop_per_token(arch) + L * attn_flop * att_tp) + b * 2.0 * V * h
     # a fused kernel reads Q, K, V once and writes O (tiles re-read from on-chip memory)
-    qkvo = arch.n_attention_layers / L * (a + arch.kv_heads) * (qk + v) / tp_ * ACTIVATION_BYTES
+    qkvo = (arch.n_attention_layers / L * (a + arch.kv_heads) * (qk + v) / att_tp
+            * ACTIVATION_BYTES)
     return StepTime(
         gemm_s=scale * (L * gemm + head), attention_s=scale * L * attn,
         elementwise_s=scale * L * elem, comm_s=scale * L * comm + hops, step_s=step,
         tokens=b * s * np.ones_like(step), flop=flop * np.ones_like(step),
-        attention_flop=scale * L * T * attn_flop * np.ones_like(step),
-        attention_bytes=scale * L * T * qkvo * np.ones_like(step),
+        attention_flop=scale * L * T_att * attn_flop * np.ones_like(step),
+        attention_bytes=scale * L * T_att * qkvo * np.ones_like(step),
     )
 
 

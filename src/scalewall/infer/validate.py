@@ -15,6 +15,9 @@ Metrics and their meaning here:
   share alone, as NVML-based meters (Zeus, ML.ENERGY) measure it; ``device_power_w``: the
   mean power of one accelerator board while serving [W].
 
+Optional column ``attention_dp`` (0/1): attention data-parallel across the replica's ``tp``
+devices (engines' ``enable_attention_dp``, ``--enable-dp-attention``); blank, 0.
+
 Optional column ``grouped_kv_reads`` (0/1): whether the decode attention kernel reads each
 key/value head once per group of query heads; blank, the year in ``source`` decides (from
 2024, as TensorRT-LLM's XQA kernel and FlashInfer do). Optional column
@@ -82,6 +85,7 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         ep=_num(row, "ep", rownum, integer=True) or 1,
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
+        attention_dp=bool(_num(row, "attention_dp", rownum) or 0.0),
     )
     overhead_ms = _num(row, "request_overhead_ms", rownum)
     if overhead_ms is None and _KERNEL_TIMING.search(row.get("source") or ""):

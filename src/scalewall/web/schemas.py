@@ -115,6 +115,11 @@ class ServeRequest(_Strict):
     objective: Literal["latency", "throughput"] = "latency"
     region: CatalogName | None = None
     pue: Annotated[float, Field(ge=1.0, le=3.0)] | None = None
+    ep: _Degree = Field(default=1, description="Expert-parallel degree (mixture-of-experts "
+                        "models).")
+    attention_dp: bool = Field(
+        default=False, description="Attention data-parallel across each replica's tp devices "
+        "(each device attends its own sequences; no KV head or MLA latent held twice).")
     grouped_kv_reads: bool = Field(
         default=True, description="Decode attention reads each key/value head once per query "
         "group (kernels since 2024); false: once per query head (2023 kernels).")
