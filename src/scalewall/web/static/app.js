@@ -64,6 +64,7 @@
       batch: integer("batch", {optional: false}), prompt: integer("prompt", {optional: false, min: 0}),
       output: integer("output", {optional: false}), precision: v("s_precision"),
       grouped_kv_reads: v("s_kv_reads") !== "per-head",
+      ep: integer("s_ep") || 1, attention_dp: v("s_attention") === "dp",
     }, v("rps").trim() === "" ? {} : {requests_per_s: parseFloat(v("rps"))});
   }
   function compareList() {

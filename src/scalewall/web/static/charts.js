@@ -304,6 +304,30 @@
     });
   }
 
+  function spreadLabels(all, range, size) {
+    /* Plotly annotations naming each point to its right. A label moves up (lowest point
+     * first) until its box covers neither another point nor a label already placed, and then
+     * keeps a thin line to its point. Screen positions are estimated from the plot's log
+     * ranges (``range``: [[x0, x1], [y0, y1]] in decades) over ``size`` ([width, height] px). */
+    const lx = all.map((q) => Math.log10(q.x)), ly = all.map((q) => Math.log10(q.y));
+    const px = (v, r, n) => (v - r[0]) / Math.max(r[1] - r[0], 0.5) * n;
+    const sx = lx.map((v) => px(v, range[0], size[0])), sy = ly.map((v) => px(v, range[1], size[1]));
+    const boxes = [];
+    const covers = (i, x0, x1, y) =>
+      sx.some((x, j) => j !== i && x > x0 - 6 && x < x1 && Math.abs(sy[j] - y) < 12) ||
+      boxes.some(([b0, b1, by]) => x0 < b1 && b0 < x1 && Math.abs(by - y) < 12);
+    return all.map((_, i) => i).sort((a, b) => sy[a] - sy[b]).map((i) => {
+      const x0 = sx[i] + 8, x1 = x0 + 6 * all[i].name.length;
+      let y = sy[i];
+      for (let k = 0; k < 40 && covers(i, x0, x1, y); k++) y += 4;
+      boxes.push([x0, x1, y]);
+      const dy = y - sy[i];
+      return {x: lx[i], y: ly[i], xref: "x", yref: "y", text: all[i].name, showarrow: dy > 1,
+              ax: 8, ay: -dy, arrowwidth: 0.6, arrowhead: 0, arrowcolor: "#888",
+              xanchor: "left", xshift: dy > 1 ? 0 : 7, font: {size: 10, color: "#333"}};
+    });
+  }
+
   function rooflineChart(el, ops) {
     /* Each matrix multiply of a decode step and of a prefill at its arithmetic intensity and
      * the FLOP/s it reaches (FLOP over its modelled time), under the device's two roofs. */
@@ -317,10 +341,8 @@
     const lo = Math.min(...all.map((q) => q.x)) / 3, hi = Math.max(...all.map((q) => q.x)) * 3;
     const xs = [lo, d.ridge_flop_per_byte, hi];
     const roof = xs.map((x) => Math.min(d.compute_roof_flop_per_s, x * d.memory_roof_bytes_per_s));
-    const scatter = (name, q, i) => ({type: "scatter", mode: "markers+text", name,
+    const scatter = (name, q, i) => ({type: "scatter", mode: "markers", name,
       x: q.map((v) => v.x), y: q.map((v) => v.y), text: q.map((v) => v.name),
-      // alternate label sides: neighbouring GEMMs often sit at nearly the same point
-      textposition: q.map((_, j) => (j % 2 ? "bottom center" : "top center")),
       marker: {size: 10, color: COLORS[i]},
       customdata: q.map((v) => [v.us, v.bound]),
       hovertemplate: "%{text}: %{x:.3g} FLOP/B, %{y:.3s}FLOP/s, %{customdata[0]:.3g} us " +
@@ -335,6 +357,13 @@
       xaxis: {title: {text: "arithmetic intensity (FLOP per byte)"}, type: "log"},
       yaxis: {title: {text: "FLOP/s reached"}, type: "log", tickformat: "~s"},
       legend: {orientation: "h", y: -0.25}, margin: {l: 70, r: 20, t: 50, b: 90},
+      annotations: (() => {
+        const ys = all.map((q) => q.y).concat(roof);
+        const range = [[Math.log10(lo), Math.log10(hi)],
+                       [Math.log10(Math.min(...ys)), Math.log10(Math.max(...ys)) + 0.05]];
+        const size = [Math.max((el.clientWidth || 900) - 90, 300), 260];
+        return spreadLabels(all, range, size);
+      })(),
     });
   }
 
