@@ -318,6 +318,18 @@ def test_attention_data_parallelism_holds_no_cache_twice() -> None:
         plan_serving("llama-3.1-8b", "h100-sxm", n_devices=2, ep=2)
 
 
+def test_search_tries_both_attention_layouts_for_moe() -> None:
+    """For a mixture-of-experts model the search also tries attention data-parallel over the
+    TP group (twice the candidates of a dense model on the same grid) and says which won."""
+    kw = dict(hardware=["h200-sxm"], requests_per_s=2.0, prompt=1024, output=256,
+              ttft_s=5.0, tpot_s=0.2, precisions=("fp8",))
+    moe = search_serving("deepseek-v3", **kw)
+    dense = search_serving("llama-3.1-70b", **kw)
+    assert moe.n_candidates == 2 * dense.n_candidates
+    assert moe.feasible and moe.best is not None and isinstance(moe.best["attention_dp"], bool)
+    assert dense.best is not None and dense.best["attention_dp"] is False
+
+
 def test_routed_experts_run_as_one_grouped_gemm() -> None:
     """DeepSeek-V3 on 8 H200s (TP 8, fp8) at 64 sequences: 64 x 8 picks touch about 222 of
     256 experts per layer, and a fused MoE kernel streams their weights in one launch, so the

@@ -1,6 +1,7 @@
 """Search for the cheapest (or lowest-energy) serving configuration that meets latency targets.
 
-For each accelerator and weight precision (categorical, a short loop), every combination of
+For each accelerator, weight precision and, for mixture-of-experts models, attention layout
+(tensor- or data-parallel over the TP group; categorical, a short loop), every combination of
 tensor degree x pipeline degree x batch is evaluated in one call of
 :func:`scalewall.infer.plan.evaluate_serving`; infeasible cells (memory, TTFT, TPOT) are masked
 and the argmin of the objective is taken. Replicas are added until the deployment carries the
@@ -112,6 +113,7 @@ def search_serving(
     skipped: list[str] = []
     fastest_ttft = fastest_tpot = np.inf
     where_ttft = where_tpot = ""
+    layouts = (False, True) if arch.is_moe else (False,)  # attention data-parallel or not
     for name in names:
         accel = cat.accelerator(name)
         tdp = accel.tdp_w
@@ -123,7 +125,7 @@ def search_serving(
         if objective == "energy" and tdp is None:
             skipped.append(f"{accel.id}: no TDP in the catalog")
             continue
-        for precision in precisions:
+        for precision, adp in ((p, a) for p in precisions for a in layouts):
             try:
                 gemm, attn = serving_rates(accel, cat, precision=precision)
             except PlannerError:
@@ -135,7 +137,8 @@ def search_serving(
             pps = _POW2[_POW2 <= (256 if linked else 1)]
             bs = _POW2[_POW2 <= max_batch]
             T, P, B = np.meshgrid(tps, pps, bs, indexing="ij")  # (tp, pp, batch)
-            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision)
+            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, adp)
+            dp_note = ", attention data-parallel" if adp else ""
             n_cand += T.size
             fits = np.asarray(m.fits, dtype=bool)
             tpot = np.asarray(m.itl_s)
@@ -152,10 +155,10 @@ def search_serving(
                 # with no queue a request still waits for the decode step in flight
                 i_t = np.where(fits, (loaded - wait)[..., 0], np.inf).min()
                 if i_t < fastest_ttft:
-                    fastest_ttft, where_ttft = float(i_t), f"{accel.id} {precision}"
+                    fastest_ttft, where_ttft = float(i_t), f"{accel.id} {precision}{dp_note}"
                 i_p = np.where(fits, tpot, np.inf).min()
                 if i_p < fastest_tpot:
-                    fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}"
+                    fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}{dp_note}"
             meets = (loaded <= ttft_s) & (fits & (tpot <= tpot_s))[..., None]
             k = np.argmax(meets, axis=-1)[..., None]  # the fewest replicas that meet both
             ok = np.take_along_axis(meets, k, axis=-1)[..., 0]
@@ -184,6 +187,7 @@ def search_serving(
                 best = {
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
+                    "attention_dp": adp,
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
                     "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
                     "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
@@ -220,10 +224,10 @@ def search_serving(
 
 def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,
               T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
-              precision: str) -> Any:
+              precision: str, attention_dp: bool = False) -> Any:
     return evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,
-        weight_bytes=BYTES_PER_ELEMENT[precision],
+        weight_bytes=BYTES_PER_ELEMENT[precision], attention_dp=attention_dp,
         kv_precision=kv_precision_for(precision, accel), **serving_constants(accel, cat))
 
 
