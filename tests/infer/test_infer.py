@@ -109,8 +109,9 @@ def test_neuroncore_v2_decode_against_its_dma_engines() -> None:
 def test_all_decode_rows_at_the_10_percent_target() -> None:
     """Issue 8's decode target: dense models 7.7% over the 121 rows at 16- and 8-bit weights
     (Neuron and MI300X included) and 10.5% with the 42 NVFP4 rows (+20%, see below); with
-    the 110 mixture-of-experts rows (see their test) the pooled group is at 14.3% over 273:
-    the target is missed. The bounds keep each figure from drifting further."""
+    the 110 TensorRT-LLM mixture-of-experts rows and the 303 DeepSeek-R1 rows (see their tests)
+    the pooled group is at 13.0% over 576: the target is missed. The bounds keep each figure
+    from drifting further."""
     moe = _moe_rows()
     rows = [r for r in validate_csv(INFER_CSV).rows
             if r["metric"] in ("tpot_s", "decode_tokens_per_s") and r["error"] is not None]
@@ -554,6 +555,26 @@ def test_mixture_of_experts_throughput_rows() -> None:
     assert 0.0 < np.median(maverick) < 0.3
     assert 0.2 < np.median(scout) < 0.5
     assert 0.7 < np.median(q30) < 1.4
+
+
+def test_deepseek_r1_serving_rows() -> None:
+    """SemiAnalysis InferenceX, DeepSeek-R1 (the DeepSeek-V3 shape) served by SGLang and
+    TensorRT-LLM at concurrency 4-256 (303 rows of mean TPOT, every single-node record without
+    speculative decoding or attention data parallelism on a catalog GPU, AMD FP4 excepted).
+    H200 and B200: 9.6% median over 242 rows. B300 is fast by 25% (median, 31 rows) and MI300X
+    and MI325X by 46% (30 rows): their engines reach well under the chips' rates on this model
+    (ROCm's MLA and MoE kernels), which the planner does not know. The bounds keep each
+    documented gap from widening; before the routed experts were one grouped GEMM, these rows
+    would have been several times too slow."""
+    rows = {r["id"]: r["error"] for r in validate_csv(INFER_CSV).rows
+            if r["id"].startswith("ix-") and r["error"] is not None}
+    nvidia = np.array([e for i, e in rows.items() if i.startswith(("ix-h200", "ix-b200"))])
+    b300 = np.array([e for i, e in rows.items() if i.startswith("ix-b300")])
+    amd = np.array([e for i, e in rows.items() if i.startswith("ix-mi")])
+    assert (len(rows), len(nvidia), len(b300), len(amd)) == (303, 242, 31, 30)
+    assert np.median(np.abs(nvidia)) <= 0.10
+    assert -0.35 < np.median(b300) < -0.15
+    assert -0.55 < np.median(amd) < -0.35
 
 
 def test_mi300x_fp8_offline_is_fast_by_a_known_margin() -> None:

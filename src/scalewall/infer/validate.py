@@ -15,6 +15,9 @@ Metrics and their meaning here:
   share alone, as NVML-based meters (Zeus, ML.ENERGY) measure it; ``device_power_w``: the
   mean power of one accelerator board while serving [W].
 
+Optional column ``kv_precision``: the KV cache's precision (bf16, fp16, fp8, int8); blank, the
+planner's default for the weights' precision (8-bit with 8- or 4-bit weights, else 16-bit).
+
 Optional column ``attention_dp`` (0/1): attention data-parallel across the replica's ``tp``
 devices (engines' ``enable_attention_dp``, ``--enable-dp-attention``); blank, 0.
 
@@ -86,6 +89,7 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
         attention_dp=bool(_num(row, "attention_dp", rownum) or 0.0),
+        kv_precision=(row.get("kv_precision") or "").strip() or None,
     )
     overhead_ms = _num(row, "request_overhead_ms", rownum)
     if overhead_ms is None and _KERNEL_TIMING.search(row.get("source") or ""):
