@@ -148,6 +148,16 @@ class Architecture:
     def n_attention_layers(self) -> int:
         return self.n_layers - self.n_ssm_layers
 
+    def check_expert_parallel(self, ep: int) -> None:
+        """Raise :class:`~scalewall._errors.InvalidLayout` unless ``ep`` experts-ways is a
+        split this model allows: 1, or a divisor of its experts (training and serving)."""
+        from scalewall._errors import InvalidLayout
+
+        if ep > 1 and not self.is_moe:
+            raise InvalidLayout(f"ep={ep} needs a mixture-of-experts model; {self.label} is dense")
+        if ep > 1 and self.n_experts % ep:
+            raise InvalidLayout(f"ep={ep} must divide the experts ({self.n_experts})")
+
     @property
     def n_moe_layers(self) -> int:
         return self.n_layers - self.n_dense_layers if self.is_moe else 0

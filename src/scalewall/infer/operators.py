@@ -21,7 +21,13 @@ import numpy as np
 
 from scalewall.arch.gemms import layer_gemm_groups, layer_gemm_names
 from scalewall.arch.model import Architecture
-from scalewall.infer.step import ACTIVATION_BYTES, StepTime, element_bytes, prefill
+from scalewall.infer.step import (
+    ACTIVATION_BYTES,
+    StepTime,
+    element_bytes,
+    prefill,
+    routed_experts,
+)
 from scalewall.kernels import DeviceRates, split_k_matmul_time_s
 
 if TYPE_CHECKING:
@@ -95,9 +101,7 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
             out.append(_gemm(label, share, m_tok, n / t if split == "n" else n,
                              k / t if split == "k" else k, rates, weight_bytes))
     if arch.is_moe:
-        E, top = float(arch.n_experts), float(arch.n_active_experts)
-        touched = E * (1.0 - (1.0 - top / E) ** tokens)
-        m = tokens * top / touched
+        touched, m = (float(x) for x in routed_experts(arch, tokens))
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
         share = arch.n_moe_layers / arch.n_layers

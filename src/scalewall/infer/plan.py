@@ -532,10 +532,7 @@ def plan_serving(
     if not cands:
         raise InvalidLayout(
             f"tp={tp} x pp={pp} must divide n_devices={n_dev}")
-    if ep_ > 1 and not arch.is_moe:
-        raise InvalidLayout(f"ep={ep_} needs a mixture-of-experts model; {arch.label} is dense")
-    if ep_ > 1 and arch.n_experts % ep_:
-        raise InvalidLayout(f"ep={ep_} must divide the experts ({arch.n_experts})")
+    arch.check_expert_parallel(ep_)
     if arch.is_moe and ep_ > 1 and any(t % ep_ and ep_ % t for t, _ in cands):
         raise InvalidLayout(f"ep={ep_} must divide or be a multiple of tp")
     batches = PEAK_BATCHES if b is None else np.array([float(b)])
@@ -671,12 +668,17 @@ def device_footprint(accel: Accelerator, cat: Catalog, *, n_devices: ArrayLike,
         hardware_lifetime_s=d.hardware_lifetime_s)
 
 
+def priced(accel: Accelerator) -> bool:
+    """Whether the catalog can cost ``accel``: a cloud rate, or a price and a TDP (ownership
+    pays the electricity too; without a TDP it is unknown, not cheap)."""
+    return accel.cloud_usd_per_hour is not None or (
+        accel.price_usd is not None and accel.tdp_w is not None)
+
+
 def footprint_cost_usd(fp: Footprint, accel: Accelerator) -> Any:
     """The cost a plan reports from ``fp``: cloud rental where the catalog has a rate, else
     ownership (amortised price plus electricity) where it has a price and a TDP; else None."""
-    if fp.rental_cost_usd is None and accel.tdp_w is None:
-        return None  # ownership would pay no electricity: unknown, not cheap
-    return fp.cost_usd
+    return fp.cost_usd if priced(accel) else None
 
 
 def _at_load(accel: Accelerator, cat: Catalog, *, n_devices: int, batch: int, prompt: int,

@@ -29,6 +29,7 @@ from scalewall.infer.plan import (
     kv_precision_for,
     load_footprint,
     plan_serving,
+    priced,
     serving_constants,
     serving_rates,
 )
@@ -117,9 +118,7 @@ def search_serving(
     for name in names:
         accel = cat.accelerator(name)
         tdp = accel.tdp_w
-        costed = accel.cloud_usd_per_hour is not None or (
-            accel.price_usd is not None and tdp is not None)
-        if objective == "cost" and not costed:
+        if objective == "cost" and not priced(accel):
             skipped.append(f"{accel.id}: no cloud rate, or price and TDP, in the catalog")
             continue
         if objective == "energy" and tdp is None:

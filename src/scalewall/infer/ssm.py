@@ -113,7 +113,7 @@ class StateSpaceComparison:
         if self.usd_per_device_hour is None:
             return None
         with np.errstate(divide="ignore"):
-            out: FloatArray = self.usd_per_device_hour / 3600.0 / np.asarray(tokens_per_s) * 1e6
+            out: FloatArray = self.usd_per_device_hour / HOUR_S / np.asarray(tokens_per_s) * 1e6
         return out
 
     @property

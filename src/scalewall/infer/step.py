@@ -158,6 +158,15 @@ def _gemms_s(T: FloatArray, shapes: list[tuple[float, float, str]], tp: FloatArr
     return split_k_matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes, groups=groups)
 
 
+def routed_experts(arch: Architecture, tokens: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Experts ``tokens`` touch in one MoE layer, :math:`E(1 - (1 - k/E)^T)` in expectation
+    (each token picks ``k`` of ``E``), and the tokens each of them runs, :math:`Tk/E_{touched}`."""
+    T = np.asarray(tokens, dtype=float)
+    E, top = float(arch.n_experts), float(arch.n_active_experts)
+    touched: FloatArray = E * (1.0 - (1.0 - top / E) ** T)
+    return touched, T * top / touched
+
+
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
                   weight_bytes: float, attn_tokens: FloatArray | None = None) -> FloatArray:
     """GEMM time of the average layer for ``T`` tokens on one device [s]; with
@@ -186,9 +195,7 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
     out = out + (share * each).sum(axis=0)
     if arch.is_moe:
-        E, top = float(arch.n_experts), float(arch.n_active_experts)
-        touched = E * (1.0 - (1.0 - top / E) ** T)  # (candidates,)
-        m = T * top / touched
+        touched, m = routed_experts(arch, T)  # (candidates,)
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
         experts = _gemms_s(m, [(h, up * f, "n"), (f, h, "k")], tp, rates,

@@ -184,13 +184,9 @@ def check_layout(
         raise InvalidParameter(
             f"seq_len={seq_len} exceeds the model's maximum context ({arch.max_seq_len})"
         )
-    if ep > 1:
-        if not arch.is_moe:
-            raise InvalidLayout(f"ep={ep} needs a mixture-of-experts model; {arch.label} is dense")
-        if arch.n_experts % ep:
-            raise InvalidLayout(f"ep={ep} must divide the experts ({arch.n_experts})")
-        if (dp * cp) % ep:
-            raise InvalidLayout(f"ep={ep} must divide dp*cp={dp * cp}")
+    arch.check_expert_parallel(ep)
+    if ep > 1 and (dp * cp) % ep:
+        raise InvalidLayout(f"ep={ep} must divide dp*cp={dp * cp}")
     global_batch = layout.global_batch or layout.micro_batch * dp
     if global_batch % (layout.micro_batch * dp):
         raise InvalidLayout(
