@@ -38,6 +38,24 @@ def test_gemm_rate_against_h200_measurements(h200, case):
     assert rate == pytest.approx(case["tflop_per_s"], rel=case["rtol"])
 
 
+@pytest.mark.parametrize("case", reference_cases("gemm_b300_te.toml"),
+                         ids=lambda c: c["precision"])
+def test_layer_gemms_against_transformer_engine_on_b300(case):
+    """One layer's forward GEMMs on a B300 in BF16, FP8 and NVFP4 (TransformerEngine's
+    kernel-only timings, a short benchmark): BF16 and FP8 follow from the chip's BF16 share
+    of peak; NVFP4 reaches far less of its 15 PFLOP/s, which the catalog states per precision."""
+    import tomllib
+
+    from tests.conftest import REFERENCE
+    with (REFERENCE / "gemm_b300_te.toml").open("rb") as fh:
+        shapes = tomllib.load(fh)["shapes"]
+    cat = load_catalog()
+    burst = dataclasses.replace(cat.defaults, sustained_compute_fraction=1.0)
+    rates = device_rates(cat.accelerator("b300"), burst, precision=case["precision"])
+    total_s = sum(float(split_k_matmul_time_s(m, n, k, rates)) for m, n, k in shapes)
+    assert total_s * 1e3 == pytest.approx(case["fprop_ms"], rel=case["rtol"])
+
+
 def test_streams_at_the_chip_s_measured_share_of_bandwidth():
     """A chip with a measured streaming rate uses it (MI300X: 4.2 of 5.3 TB/s in ROCm's
     roofline microbenchmark, 0.79), the others the planner's share measured on an H200 (0.89);

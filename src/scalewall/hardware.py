@@ -33,6 +33,8 @@ class Accelerator:
     collective_latency_s: float | None = None  # per collective step; default the planner's
     n_compute_units: int | None = None
     matmul_efficiency: float | None = None
+    # measured share of one precision's peak, where it differs from matmul_efficiency's
+    matmul_efficiency_by_precision: Mapping[str, float] = field(default_factory=dict)
     attention_efficiency: float | None = None
     tdp_w: float | None = None
     idle_w: float | None = None
@@ -50,6 +52,12 @@ class Accelerator:
             raise InvalidParameter(
                 f"precision {precision!r} is not supported by {self.id}; it has: {have}"
             ) from None
+
+    def matmul_efficiency_at(self, precision: str) -> float | None:
+        """Measured share of ``precision``'s dense peak a large GEMM reaches: the
+        precision's own figure where the catalog has one, else ``matmul_efficiency`` (None:
+        no measurement, the planner's default applies)."""
+        return self.matmul_efficiency_by_precision.get(precision, self.matmul_efficiency)
 
     @property
     def label(self) -> str:

@@ -86,7 +86,8 @@ def device_rates(
     peak = accelerator.peak(precision)
     # short-benchmark efficiency, lowered to what a board held at its power limit sustains
     sustained = defaults.sustained_compute_fraction
-    efficiency = (accelerator.matmul_efficiency or defaults.matmul_efficiency) * sustained
+    measured = accelerator.matmul_efficiency_at(precision)
+    efficiency = (measured or defaults.matmul_efficiency) * sustained
     # Chips without a separate scale-out network reach other nodes through the scale-up one.
     scale_out = accelerator.scale_out_bytes_per_s or accelerator.scale_up_bytes_per_s
     return DeviceRates(

@@ -99,6 +99,12 @@ def test_aliases_and_close_matches(cat):
     assert "llama-3.1-405b" in str(err.value)
 
 
+def test_efficiency_per_precision_overrides_the_chip_s(cat):
+    b300 = cat.accelerator("b300")
+    assert b300.matmul_efficiency_at("fp4") == 0.36
+    assert b300.matmul_efficiency_at("bf16") == b300.matmul_efficiency == 0.739
+
+
 def test_missing_precision_is_named(cat):
     with pytest.raises(Exception, match="'fp8' is not supported by a100-sxm4-80gb; it has: bf16"):
         cat.accelerator("a100-sxm4-80gb").peak("fp8")
@@ -118,6 +124,7 @@ def test_user_catalog_adds_and_overrides(tmp_path: Path, monkeypatch):
 PROVENANCE = 'source_url = "u"\nsource_title = "t"\nretrieved = "2026-01-01"\n'
 ACCEL = ('[accelerators.x]\nname = "X"\nkind = "gpu"\npeak_tflop_per_s = { bf16 = 1 }\n'
          "memory_gb = 80\nmemory_bandwidth_tb_per_s = 1\n" + PROVENANCE)
+BY_PRECISION = "matmul_efficiency_by_precision = "
 MODEL = ('[models.m]\nname = "m"\nn_layers = 2\nhidden_size = 64\nn_heads = 4\n'
          "ffn_size = 256\nvocab_size = 100\n" + PROVENANCE)
 
@@ -129,6 +136,10 @@ MODEL = ('[models.m]\nname = "m"\nn_layers = 2\nhidden_size = 64\nn_heads = 4\n'
         (ACCEL.replace("memory_gb = 80", "memory_gb = -80"), "memory_gb: must be > 0, got -80"),
         (ACCEL.replace("memory_gb = 80", "memory_gb = 80\nmemory_bandwidth_efficiency = 1.2"),
          "memory_bandwidth_efficiency: must be <= 1"),
+        (ACCEL.replace("memory_gb = 80", f"memory_gb = 80\n{BY_PRECISION}{{ fp4 = 0.4 }}"),
+         "matmul_efficiency_by_precision.fp4: must name a precision in peak_tflop_per_s (bf16)"),
+        (ACCEL.replace("memory_gb = 80", f"memory_gb = 80\n{BY_PRECISION}{{ bf16 = 1.5 }}"),
+         "matmul_efficiency_by_precision.bf16: must be a number in (0, 1], got 1.5"),
         (MODEL.replace("n_layers = 2", "n_layers = -2"), "n_layers: must be an integer >= 1"),
         (MODEL.replace("n_heads = 4", "n_heads = 4\nn_kv_heads = 3"),
          "n_kv_heads must divide n_heads=4, got 3"),

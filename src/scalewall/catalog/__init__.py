@@ -212,6 +212,7 @@ def _accelerator(entry: _Entry, key: str) -> Accelerator:
         collective_latency_s=entry.number("collective_latency_us", scale=1e-6),
         n_compute_units=entry.integer("n_compute_units"),
         matmul_efficiency=entry.number("matmul_efficiency", high=1.0),
+        matmul_efficiency_by_precision=_efficiency_by_precision(entry, peaks),
         attention_efficiency=entry.number("attention_efficiency", high=1.0),
         tdp_w=entry.number("tdp_w"),
         idle_w=entry.number("idle_w"),
@@ -222,6 +223,23 @@ def _accelerator(entry: _Entry, key: str) -> Accelerator:
     )
     entry.finish()
     return accel
+
+
+def _efficiency_by_precision(entry: _Entry, peaks: dict[str, float]) -> dict[str, float]:
+    key = "matmul_efficiency_by_precision"
+    raw = entry.get(key) or {}
+    if not isinstance(raw, dict):
+        raise entry.fail(key, "must be a table of precision = share of that peak", raw)
+    out: dict[str, float] = {}
+    for precision, value in raw.items():
+        if precision not in peaks:
+            have = ", ".join(sorted(peaks)) or "none"
+            raise entry.fail(f"{key}.{precision}",
+                             f"must name a precision in peak_tflop_per_s ({have})", precision)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise entry.fail(f"{key}.{precision}", "must be a number in (0, 1]", value)
+        out[precision] = float(value)
+    return out
 
 
 _MODEL_INT_FIELDS = {
