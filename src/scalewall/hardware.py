@@ -114,6 +114,7 @@ class PlannerDefaults:
     sustained_compute_fraction: float
     memory_bound_power_fraction: float = 1.0
     request_overhead_s: float = 0.0
+    host_time_per_sequence_s: float = 0.0
     ridge_exponent: float = float("inf")  # p of the GEMM's smooth max; inf: the plain max
     max_tokens_per_iteration: float = float("inf")  # an engine's tokens per forward pass
     sources: Mapping[str, Provenance] = field(default_factory=dict)

@@ -82,6 +82,11 @@ def test_serve_plan_matches_public_api(client: Any) -> None:
                           output=128, requests_per_s=2.0, request_overhead_s=0.0).to_dict()
     assert loaded["load"] == want_l["load"] and loaded["load"]["ttft_s"] > loaded["ttft_s"]
     assert loaded["request_overhead_s"] == 0.0
+    bound = client.post("/api/serve/plan", json={
+        "model": "qwen3-30b-a3b", "hardware": "b200", "devices": 1, "batch": 4096,
+        "prompt": 128, "output": 128, "precision": "fp4", "host_us_per_sequence": 40}).json()
+    assert bound["host_bound"] is True and bound["host_time_per_sequence_s"] == 40e-6
+    assert_allclose(bound["tpot_s"], 4096 * 40e-6, rtol=1e-12)
     assert got["evidence"]["groups"]["decode"]["n"] > 10
 
 

@@ -338,6 +338,7 @@ _DEFAULTS = {
     "sustained_compute_fraction": ("sustained_compute_fraction", 1.0),
     "memory_bound_power_fraction": ("memory_bound_power_fraction", 1.0),
     "request_overhead_ms": ("request_overhead_s", 1e-3),
+    "host_time_per_sequence_us": ("host_time_per_sequence_s", 1e-6),
     "ridge_exponent": ("ridge_exponent", 1.0),
     "max_tokens_per_iteration": ("max_tokens_per_iteration", 1.0),
 }

@@ -72,6 +72,10 @@ def infer(
         min=0.0, max=10000.0, help="Serving-engine host time per prefill [ms] (scheduling, "
         "input preparation, first-token sampling); default the catalog's 0.9, 0 for kernels "
         "alone.")] = None,
+    host_us_per_sequence: Annotated[float | None, typer.Option(
+        min=0.0, max=10000.0, help="Serving-engine host time per running sequence per decode "
+        "step [us] (scheduling, sampling), overlapped with the devices': a step takes the "
+        "larger; default the catalog's 29.4, 0 for kernels alone.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Find the cheapest configuration "
                       "meeting --ttft and --tpot at --rps.")] = False,
     ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
@@ -143,7 +147,9 @@ def infer(
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
                     ep=ep, attention_dp=attention_dp, grouped_kv_reads=grouped_kv, catalog=cat,
                     request_overhead_s=None if request_overhead_ms is None
-                    else request_overhead_ms / 1e3, requests_per_s=rps)
+                    else request_overhead_ms / 1e3, requests_per_s=rps,
+                    host_time_per_sequence_s=None if host_us_per_sequence is None
+                    else host_us_per_sequence / 1e6)
             except PlannerError as exc:
                 if hardware != "all":
                     raise
@@ -172,6 +178,12 @@ def infer(
     for d in plans:
         for reason in d["reasons"]:
             _out.print(f"{d['hardware']}: {reason}", highlight=False)
+        if d["host_bound"]:
+            _out.print(f"{d['hardware']}: host-bound decode: the engine's host work "
+                       f"({d['decode_host_s'] * 1e3:.3g} ms per step for "
+                       f"{d['host_time_per_sequence_s'] * 1e6:.3g} us per sequence) outlasts "
+                       f"the devices' ({d['decode_step']['step_s'] * 1e3:.3g} ms)",
+                       highlight=False, soft_wrap=True)
     for d in plans:
         load = d["load"]
         if load is not None and load["ttft_s"] is not None:

@@ -144,7 +144,8 @@ class ServingMetrics:
     max_context: FloatArray  # tokens per sequence at this batch
     ttft_s: FloatArray  # one prompt's prefill
     batch_prefill_s: FloatArray  # all ``batch`` prompts prefilled together
-    tpot_s: FloatArray  # decode step at the mean context
+    tpot_s: FloatArray  # decode step at the mean context: the larger of GPU and host time
+    decode_host_s: FloatArray  # the serving engine's host time per decode step
     itl_s: FloatArray  # mean inter-token latency a user sees: decode steps + others' prefills
     cycle_s: FloatArray  # prefill of the batch plus its ``output`` decode steps
     decode_tokens_per_s: FloatArray  # output tokens/s of the deployment
@@ -171,6 +172,7 @@ def evaluate_serving(
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
     memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
     max_tokens_per_iteration: float = float("inf"), attention_dp: bool = False,
+    host_time_per_sequence_s: ArrayLike = 0.0,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -194,6 +196,11 @@ def evaluate_serving(
         (scheduling, input preparation, sampling the first token); added to the time to first
         token and to each cycle's batched prefill. The planner passes the catalog's (0.9 ms,
         measured by Vidur on a vLLM-based engine); the default 0 is kernels only.
+    host_time_per_sequence_s : [s] the engine's host (CPU) time per running sequence per
+        decode step (scheduling, input preparation, sampling). Engines overlap it with the
+        devices' work, so a decode step takes the larger of the two; it binds for models with
+        little work per token at batches in the thousands. The planner passes the catalog's
+        (29.4 us, TensorRT-LLM's measured host step); the default 0 is kernels only.
     max_tokens_per_iteration : [tokens] the most one forward pass takes; longer prompts are
         prefilled in chunks, so the prefill workspace holds at most this many tokens. The
         planner passes the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
@@ -211,7 +218,8 @@ def evaluate_serving(
     :math:`b\\,(s_p + s_o)\\,2 L a_{kv} d\\,b_{kv} / (\\min(t, a_{kv})\\,p)`, and a prefill
     workspace of one prompt's activations, :math:`\\min(s_p, C)\\,(4h + 3f/t)` 16-bit values
     (:math:`C`: ``max_tokens_per_iteration``).
-    Throughput: :math:`b\\,o / (t_{prefill}(b) + o\\,t_{decode}(b, s_p + o/2))` per replica.
+    Throughput: :math:`b\\,o / (t_{prefill}(b) + o\\,t_{decode}(b, s_p + o/2))` per replica,
+    with :math:`t_{decode} = \\max(t_{devices}, c\\,b)` (:math:`c`: host time per sequence).
     Without chunked prefill, the prefills of the other :math:`b - 1` requests of a cycle stall
     every running sequence, so the inter-token latency a user sees is
     :math:`t_{decode} + t_{prefill}(b)(b-1)/(b\\,o)`.
@@ -282,9 +290,15 @@ def evaluate_serving(
                       kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
                       grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
     overhead = np.asarray(request_overhead_s, dtype=float)
+    # the engine's host work per decode step, overlapped with the devices': one scheduler per
+    # replica, or per rank under attention data parallelism
+    scheduled = np.ceil(b / tp_) if attention_dp else b
+    step = np.maximum(dec.step_s, np.asarray(host_time_per_sequence_s, dtype=float) * scheduled)
+    host = np.broadcast_to(np.asarray(host_time_per_sequence_s, dtype=float) * scheduled,
+                           np.shape(step)).copy()
     ttft = one.step_s + overhead
     batch_prefill = many.step_s + overhead
-    cycle = batch_prefill + so * dec.step_s
+    cycle = batch_prefill + so * step
     replica_tps = b * so / cycle
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
     kernel_s = (many.gemm_s + many.attention_s + many.elementwise_s + many.comm_s
@@ -296,10 +310,10 @@ def evaluate_serving(
         weights_bytes_per_device=weights, kv_bytes_per_device=kv,
         workspace_bytes_per_device=workspace, memory_bytes_per_device=memory,
         capacity_bytes=capacity_bytes, fits=fits, max_batch=max_batch, max_context=max_context,
-        ttft_s=ttft, batch_prefill_s=batch_prefill, tpot_s=dec.step_s,
-        itl_s=(batch_prefill * (b - 1.0) / b + so * dec.step_s) / so, cycle_s=cycle,
+        ttft_s=ttft, batch_prefill_s=batch_prefill, tpot_s=step, decode_host_s=host,
+        itl_s=(batch_prefill * (b - 1.0) / b + so * step) / so, cycle_s=cycle,
         decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
-        tokens_per_s_per_user=1.0 / dec.step_s, requests_per_s=b / cycle * dp,
+        tokens_per_s_per_user=1.0 / step, requests_per_s=b / cycle * dp,
         power_activity=np.clip(activity, 0.0, 1.0),
         decode=dec, batch_prefill=many,
     )
@@ -336,6 +350,7 @@ class ServingPlan:
     grouped_kv_reads: bool = True  # decode attention reads each KV head once per query group
     attention_dp: bool = False  # attention data-parallel across each replica's tp devices
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
+    host_time_per_sequence_s: float = 0.0  # its host time per running sequence per step
     requests_per_s: float | None = None  # offered load, when given
     utilization: float | None = None  # of the replicas' capacity at that load
     queue_wait_s: float | None = None  # mean wait for a free slot at that load
@@ -345,6 +360,11 @@ class ServingPlan:
     @property
     def feasible(self) -> bool:
         return not self.reasons
+
+    @property
+    def host_bound(self) -> bool:
+        """The engine's host work per decode step outlasts the devices'."""
+        return bool(np.asarray(self.metrics.decode_host_s) > np.asarray(self.metrics.decode.step_s))
 
     def to_dict(self) -> dict[str, Any]:
         m = self.metrics
@@ -361,6 +381,8 @@ class ServingPlan:
             "decode_context": self.context, "feasible": self.feasible,
             "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
             "attention_dp": self.attention_dp, "request_overhead_s": self.request_overhead_s,
+            "host_time_per_sequence_s": self.host_time_per_sequence_s,
+            "decode_host_s": f(m.decode_host_s), "host_bound": self.host_bound,
             "load": None if self.requests_per_s is None else {
                 "requests_per_s": self.requests_per_s, "utilization": self.utilization,
                 "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s,
@@ -409,7 +431,7 @@ def serving_constants(accel: Accelerator, cat: Catalog) -> dict[str, Any]:
     """The catalog's constants :func:`evaluate_serving` takes for ``accel``: its memory, the
     runtime reserve (CUDA context, workspaces) and allocator fragmentation on GPUs (none where
     memory is compiler-allocated: TPU, LPU, wafer), the memory-bound power share, an engine's
-    tokens per iteration and host time per prefill."""
+    tokens per iteration, and its host time per prefill and per running sequence."""
     d = cat.defaults
     gpu = accel.kind == "gpu"
     return dict(capacity_bytes=accel.memory_bytes,
@@ -417,7 +439,8 @@ def serving_constants(accel: Accelerator, cat: Catalog) -> dict[str, Any]:
                 fragmentation=d.fragmentation_fraction if gpu else 0.0,
                 memory_bound_power_fraction=d.memory_bound_power_fraction,
                 max_tokens_per_iteration=d.max_tokens_per_iteration,
-                request_overhead_s=d.request_overhead_s)
+                request_overhead_s=d.request_overhead_s,
+                host_time_per_sequence_s=d.host_time_per_sequence_s)
 
 
 def usable_bytes(constants: dict[str, Any]) -> float:
@@ -447,6 +470,7 @@ def plan_serving(
     grouped_kv_reads: bool = True,
     attention_dp: bool = False,
     request_overhead_s: float | None = None,
+    host_time_per_sequence_s: float | None = None,
     requests_per_s: float | None = None,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
@@ -477,6 +501,9 @@ def plan_serving(
     request_overhead_s : [s] serving-engine host time per prefill (see
         :func:`evaluate_serving`); default the catalog's ``request_overhead_ms``, 0 for
         kernels alone.
+    host_time_per_sequence_s : [s] serving-engine host time per running sequence per decode
+        step (see :func:`evaluate_serving`); default the catalog's
+        ``host_time_per_sequence_us``, 0 for kernels alone.
     requests_per_s : offered load [requests/s], spread over the ``dp`` replicas: adds the
         utilization, the mean wait for a free slot and the mean time to first token at that
         load (:func:`~scalewall.infer.queueing.ttft_under_load_s`); a load beyond the
@@ -509,6 +536,11 @@ def plan_serving(
     if not 0.0 <= overhead <= 10.0:
         raise InvalidParameter(
             f"request_overhead_s must be in [0, 10] seconds, got {request_overhead_s!r}")
+    host = (cat.defaults.host_time_per_sequence_s if host_time_per_sequence_s is None
+            else float(host_time_per_sequence_s))
+    if not 0.0 <= host <= 0.01:
+        raise InvalidParameter(f"host_time_per_sequence_s must be in [0, 0.01] seconds, got "
+                               f"{host_time_per_sequence_s!r}")
     if requests_per_s is not None and not 0.0 < requests_per_s <= 1e9:
         raise InvalidParameter(
             f"requests_per_s must be in (0, 1e9], got {requests_per_s!r}")
@@ -539,7 +571,8 @@ def plan_serving(
     T = np.repeat([float(c[0]) for c in cands], batches.size)
     P = np.repeat([float(c[1]) for c in cands], batches.size)
     B = np.tile(batches, len(cands))
-    consts = {**serving_constants(accel, cat), "request_overhead_s": overhead}
+    consts = {**serving_constants(accel, cat), "request_overhead_s": overhead,
+              "host_time_per_sequence_s": host}
     wbytes = BYTES_PER_ELEMENT[precision]
     m = evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
@@ -635,7 +668,8 @@ def plan_serving(
         device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
-        attention_dp=attention_dp, request_overhead_s=overhead, at_load=at_load, **load,
+        attention_dp=attention_dp, request_overhead_s=overhead, host_time_per_sequence_s=host,
+        at_load=at_load, **load,
     )
 
 

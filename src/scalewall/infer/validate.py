@@ -27,7 +27,8 @@ key/value head once per group of query heads; blank, the year in ``source`` deci
 ``request_overhead_ms``: the serving engine's host time per prefill; blank, the catalog's
 (0.9 ms), except on rows whose ``source`` is a direct timing of the model's forward pass
 ("measured on ... PyTorch ...", as the H200 rows of ``shared/validation``), where no serving
-engine runs: 0.
+engine runs: 0. Optional column ``host_us_per_sequence``: the engine's host time per running
+sequence per decode step; blank, the catalog's (29.4 us), 0 on those same rows.
 
 A blank ``tp`` (or ``pp``) lets the planner choose the layout: the fastest per token for
 latency metrics, the highest throughput for ``decode_tokens_per_s``. A blank ``batch`` on a
@@ -92,10 +93,15 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         kv_precision=(row.get("kv_precision") or "").strip() or None,
     )
     overhead_ms = _num(row, "request_overhead_ms", rownum)
-    if overhead_ms is None and _KERNEL_TIMING.search(row.get("source") or ""):
-        overhead_ms = 0.0  # the forward pass timed directly: no serving engine around it
+    host_us = _num(row, "host_us_per_sequence", rownum)
+    if _KERNEL_TIMING.search(row.get("source") or ""):
+        # the forward pass timed directly: no serving engine around it
+        overhead_ms = 0.0 if overhead_ms is None else overhead_ms
+        host_us = 0.0 if host_us is None else host_us
     if overhead_ms is not None:
         kwargs["request_overhead_s"] = overhead_ms * 1e-3
+    if host_us is not None:
+        kwargs["host_time_per_sequence_s"] = host_us * 1e-6
     if kwargs["batch"] is None and metric != "decode_tokens_per_s":
         kwargs["batch"] = 1
     return arch, hardware, kwargs

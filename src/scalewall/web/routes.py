@@ -214,7 +214,8 @@ def serve_plan(ctx: Context, req: ServeRequest, hardware: str) -> ServingPlan:
         ep=req.ep, attention_dp=req.attention_dp,
         request_overhead_s=None if req.request_overhead_ms is None
         else req.request_overhead_ms / 1e3, requests_per_s=req.requests_per_s,
-        catalog=ctx.catalog,
+        host_time_per_sequence_s=None if req.host_us_per_sequence is None
+        else req.host_us_per_sequence / 1e6, catalog=ctx.catalog,
     )
 
 

@@ -126,6 +126,10 @@ class ServeRequest(_Strict):
     request_overhead_ms: float | None = Field(
         default=None, ge=0.0, le=10_000.0, description="Serving-engine host time per prefill "
         "[ms]; null: the catalog's (0.9); 0: kernels alone.")
+    host_us_per_sequence: float | None = Field(
+        default=None, ge=0.0, le=10_000.0, description="Serving-engine host time per running "
+        "sequence per decode step [us], overlapped with the devices' (a step takes the "
+        "larger); null: the catalog's (29.4); 0: kernels alone.")
     requests_per_s: float | None = Field(
         default=None, gt=0.0, le=1e9, description="Offered load: adds the utilization, queue "
         "wait and time to first token at that load (`load`).")
