@@ -8,7 +8,7 @@ that tensor parallelism splits.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from scalewall.arch.model import Architecture
 
@@ -16,8 +16,15 @@ __all__ = ["GemmGroup", "GemmShape", "layer_gemm_groups", "layer_gemm_names"]
 
 #: (k, n, split): a ``[k, n]`` weight; split "n" column-parallel, "k" row-parallel, "" neither.
 GemmShape: TypeAlias = tuple[float, float, str]
-#: (share of layers, tokens per layer token, shapes)
-GemmGroup: TypeAlias = tuple[float, float, list[GemmShape]]
+
+
+class GemmGroup(NamedTuple):
+    """Weight matrices that occur in the same share of layers, with their role."""
+
+    share: float  # of the layers it occurs in
+    tokens_per_token: float  # rows each of the layer's tokens contributes (k for routed experts)
+    shapes: list[GemmShape]
+    role: str  # attention, ssm, experts, router, shared, mlp (output_head in training)
 
 
 @lru_cache(maxsize=256)
@@ -47,25 +54,26 @@ def layer_gemm_groups(arch: Architecture, *, routed_experts: bool = True) -> lis
         return [(h, up * ffn, "n"), (ffn, h, "k")]
 
     L = float(arch.n_layers)
-    groups: list[GemmGroup] = [(arch.n_attention_layers / L, 1.0, attn)]
+    groups: list[GemmGroup] = [GemmGroup(arch.n_attention_layers / L, 1.0, attn, "attention")]
     if arch.n_ssm_layers:
         d_in = float(arch.ssm_expand * arch.hidden_size)
         heads = d_in / arch.ssm_head_dim
-        groups.append((arch.n_ssm_layers / L, 1.0,
-                       [(h, 2.0 * d_in + 2.0 * arch.ssm_state_size + heads, "n"),
-                        (d_in, h, "k")]))
+        groups.append(GemmGroup(arch.n_ssm_layers / L, 1.0,
+                                [(h, 2.0 * d_in + 2.0 * arch.ssm_state_size + heads, "n"),
+                                 (d_in, h, "k")], "ssm"))
     if arch.is_moe:
         moe = arch.n_moe_layers / L
         ffn = float(arch.expert_ffn_size)
         if routed_experts:
-            groups.append((moe, float(arch.n_active_experts), mlp(ffn)))
-        groups.append((moe, 1.0, [(h, float(arch.n_experts), "")]))  # router
+            groups.append(GemmGroup(moe, float(arch.n_active_experts), mlp(ffn), "experts"))
+        groups.append(GemmGroup(moe, 1.0, [(h, float(arch.n_experts), "")], "router"))
         if arch.n_shared_experts:
-            groups.append((moe, 1.0, mlp(ffn * arch.n_shared_experts)))
+            groups.append(GemmGroup(moe, 1.0, mlp(ffn * arch.n_shared_experts), "shared"))
         if arch.n_dense_layers:
-            groups.append((arch.n_dense_layers / L, 1.0, mlp(float(arch.ffn_size))))
+            groups.append(GemmGroup(arch.n_dense_layers / L, 1.0, mlp(float(arch.ffn_size)),
+                                    "mlp"))
     else:
-        groups.append((1.0, 1.0, mlp(float(arch.ffn_size))))
+        groups.append(GemmGroup(1.0, 1.0, mlp(float(arch.ffn_size)), "mlp"))
     return groups
 
 

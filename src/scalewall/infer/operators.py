@@ -90,15 +90,15 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
     """
     groups = layer_gemm_groups(arch, routed_experts=False)
     names = layer_gemm_names(arch)
-    if [len(s) for _, _, s in groups] != [len(n) for n in names]:
+    if [len(g.shapes) for g in groups] != [len(n) for n in names]:
         raise AssertionError(f"operator names do not match the GEMM groups of {arch.label}")
     out: list[Operator] = []
-    for i, ((share, _, shapes), labels) in enumerate(zip(groups, names, strict=True)):
+    for group, labels in zip(groups, names, strict=True):
         t, m_tok = tp, tokens
-        if i == 0 and attn_tokens is not None:  # the first group is attention
+        if group.role == "attention" and attn_tokens is not None:
             t, m_tok = 1, attn_tokens
-        for (k, n, split), label in zip(shapes, labels, strict=True):
-            out.append(_gemm(label, share, m_tok, n / t if split == "n" else n,
+        for (k, n, split), label in zip(group.shapes, labels, strict=True):
+            out.append(_gemm(label, group.share, m_tok, n / t if split == "n" else n,
                              k / t if split == "k" else k, rates, weight_bytes))
     if arch.is_moe:
         touched, m = (float(x) for x in routed_experts(arch, tokens))

@@ -181,16 +181,15 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     MoE plugin; MegaBlocks, Gale et al. 2023, arXiv:2211.15841), not one kernel per expert.
     """
     all_groups = layer_gemm_groups(arch, routed_experts=False)
-    if attn_tokens is not None:  # the first group is attention (arch.gemms)
-        a_share, _, a_shapes = all_groups[0]
-        attn = _gemms_s(attn_tokens, a_shapes, np.ones_like(np.asarray(tp, dtype=float)),
-                        rates, weight_bytes)
-        out: FloatArray = a_share * attn.sum(axis=0)
-        all_groups = all_groups[1:]
-    else:
-        out = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
-    groups = [(share, (k, n, split)) for share, _, shapes in all_groups
-              for k, n, split in shapes]
+    out: FloatArray = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
+    if attn_tokens is not None:  # the device's own sequences, every head, unsplit
+        for g in all_groups:
+            if g.role == "attention":
+                attn = _gemms_s(attn_tokens, g.shapes,
+                                np.ones_like(np.asarray(tp, dtype=float)), rates, weight_bytes)
+                out = out + g.share * attn.sum(axis=0)
+        all_groups = [g for g in all_groups if g.role != "attention"]
+    groups = [(g.share, shape) for g in all_groups for shape in g.shapes]
     each = _gemms_s(T, [g[1] for g in groups], tp, rates, weight_bytes)
     share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
     out = out + (share * each).sum(axis=0)

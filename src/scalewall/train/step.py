@@ -16,7 +16,7 @@ import numpy as np
 
 from scalewall._types import ArrayLike, FloatArray, as_float, maximum, minimum, where
 from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
-from scalewall.arch.gemms import layer_gemm_groups
+from scalewall.arch.gemms import GemmGroup, layer_gemm_groups
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
     all_gather_time_s,
@@ -106,12 +106,12 @@ def _layer_gemms_direct(arch: Architecture, T: FloatArray | float, t: FloatArray
     ms, ks, ns, ws = [], [], [], []
     # the output head [h, V/t], column-parallel over the vocabulary, goes last
     head = (float(arch.hidden_size), float(arch.vocab_size), "n")
-    for weight, token_mult, shapes in [*layer_gemm_groups(arch), (0.0, 1.0, [head])]:
-        for k, n, split in shapes:
-            ms.append(T * token_mult)
+    for group in [*layer_gemm_groups(arch), GemmGroup(0.0, 1.0, [head], "output_head")]:
+        for k, n, split in group.shapes:
+            ms.append(T * group.tokens_per_token)
             ks.append(k / t if split == "k" else k + 0.0 * t)
             ns.append(n / t if split == "n" else n + 0.0 * t)
-            ws.append(weight)
+            ws.append(group.share)
     if not shape:  # one plan: plain lists, one array per operand
         g = len(ms)
         t1 = matmul_time_s(np.array(ms + ms + ks), np.array(ns + ks + ns),
