@@ -155,6 +155,17 @@ def test_switch_views_compare_and_serve(page: Any, server_url: str) -> None:
     assert not page.errors, page.errors
 
 
+def test_serve_says_when_decode_is_host_bound(page: Any, server_url: str) -> None:
+    """A small-active MoE model at batch 4,096 on one B200 waits on the engine's host."""
+    page.goto(server_url + "/?view=serve&model=qwen3-30b-a3b&s_hardware=b200&s_devices=1"
+              "&batch=4096&prompt=128&output=128&s_precision=fp4")
+    _text(page, "#serve-title", "qwen3-30b-a3b")
+    _ready(page)
+    sub = page.locator("#serve-cards .card[data-key=tpot] .sub").inner_text()
+    assert "host-bound" in sub and "outlasts the devices'" in sub, sub
+    assert not page.errors, page.errors
+
+
 def test_bad_input_shows_the_message_by_the_field(page: Any, server_url: str) -> None:
     page.goto(server_url + "/?model=llama-3.1-405b&devices=8&tokens=15T")
     _ready(page)

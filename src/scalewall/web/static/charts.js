@@ -234,7 +234,10 @@
            `${pct(p.load.utilization)} busy)`
          : `prompt ${p.prompt} tokens`},
       {key: "tpot", label: "Time per output token", value: num(p.tpot_s * 1e3) + " ms",
-       sub: `inter-token latency ${num(p.itl_s * 1e3)} ms`},
+       sub: `inter-token latency ${num(p.itl_s * 1e3)} ms` + (p.host_bound
+         ? ` · host-bound: the engine's ${num(p.decode_host_s * 1e3)} ms of host work per ` +
+           `step outlasts the devices' ${num(p.decode_step.step_s * 1e3)} ms`
+         : "")},
       {key: "throughput", label: "Throughput", value: num(p.decode_tokens_per_s) + " tok/s",
        sub: `${num(p.tokens_per_s_per_device)} per device · ${num(p.tokens_per_s_per_user)} per user`},
       serveCostCard(p), serveEnergyCard(p),
