@@ -101,7 +101,7 @@ def test_aliases_and_close_matches(cat):
 
 def test_efficiency_per_precision_overrides_the_chip_s(cat):
     b300 = cat.accelerator("b300")
-    assert b300.matmul_efficiency_at("fp4") == 0.36
+    assert b300.matmul_efficiency_at("fp4") == 0.39
     assert b300.matmul_efficiency_at("bf16") == b300.matmul_efficiency == 0.739
 
 

@@ -573,8 +573,8 @@ def test_mixture_of_experts_throughput_rows() -> None:
     """TensorRT-LLM v1.0 offline throughput of every MoE model in its table that the catalog
     has (110 rows), the multi-GPU ones with attention data parallelism as the page's MoE options
     set it, and every run bounded by the engine's host time per sequence. The four models
-    now err alike, fast by 35-45% (median): Qwen3-235B-A22B +44%, Qwen3-30B-A3B +42%, Llama 4
-    Maverick +35% and Scout +43%. Before the host bound, Qwen3-30B-A3B on one Blackwell GPU
+    now err alike, fast by 33-44% (median): Qwen3-235B-A22B +44%, Qwen3-30B-A3B +42%, Llama 4
+    Maverick +33% and Scout +39%. Before the host bound, Qwen3-30B-A3B on one Blackwell GPU
     was +104% (159,000 tokens/s predicted against 39,827 measured); its rows still show GB200
     (Grace host) below B200, which one host figure for every CPU does not capture. The bounds
     keep the documented gap from widening and catch a return of the unbounded predictions."""
@@ -596,11 +596,13 @@ def test_deepseek_r1_serving_rows() -> None:
     """SemiAnalysis InferenceX, DeepSeek-R1 (the DeepSeek-V3 shape) served by SGLang and
     TensorRT-LLM at concurrency 4-256 (318 rows of mean TPOT, every single-node record without
     speculative decoding on a catalog GPU, AMD FP4 excepted).
-    H200 and B200: 9.6% median over 242 rows. B300 is fast by 24% (median, 31 rows) and MI300X
-    and MI325X by 46% (30 rows): their engines reach well under the chips' rates on this model
+    H200 and B200: 10.1% median over 242 rows (9.6% before the Blackwell NVFP4 GEMMs were
+    given their measured share of peak, 0.58: the rates of FP4 decode at low concurrency, where
+    the planner was already slow, fell with the rest). B300 is fast by 24% (median, 31 rows)
+    and MI300X and MI325X by 46% (30 rows): their engines reach well under the chips' rates on this model
     (ROCm's MLA and MoE kernels), which the planner does not know. The 15 TensorRT-LLM records
     with attention data parallelism (B200 and H200, concurrency 64-256, added once the planner
-    modelled it) are fast by 15%: the planner's mixture-of-experts serving at scale (see the
+    modelled it) are fast by 13%: the planner's mixture-of-experts serving at scale (see the
     TensorRT-LLM MoE rows above). The bounds keep each
     documented gap from widening; before the routed experts were one grouped GEMM, these rows
     would have been several times too slow."""
@@ -612,7 +614,7 @@ def test_deepseek_r1_serving_rows() -> None:
     b300 = np.array([e for i, e in rows.items() if i.startswith("ix-b300")])
     amd = np.array([e for i, e in rows.items() if i.startswith("ix-mi")])
     assert (len(rows), len(nvidia), len(b300), len(amd), len(adp)) == (318, 242, 31, 30, 15)
-    assert np.median(np.abs(nvidia)) <= 0.10
+    assert np.median(np.abs(nvidia)) <= 0.11
     assert -0.35 < np.median(b300) < -0.15
     assert -0.55 < np.median(amd) < -0.35
     assert -0.25 < np.median(adp) < -0.05
@@ -646,11 +648,12 @@ def test_fp4_is_nvfp4_w4a4_on_chips_with_a_4_bit_rate() -> None:
 
 def test_blackwell_fp4_throughput_is_fast_by_a_known_margin() -> None:
     """TensorRT-LLM v1.0 (Llama 3.3 70B at TP 1 and Llama 3.1 405B at TP 4 on B200 and GB200,
-    40 rows) and MLPerf v5.0 (Llama 2 70B on 1 and 8 B200s) in NVFP4: the planner is 10-30%
-    fast (median +20%), by about as much on compute- as on memory-bound shapes (the Blackwell
-    rates as a whole look optimistic); the bound keeps that documented gap from widening."""
+    40 rows) and MLPerf v5.0 (Llama 2 70B on 1 and 8 B200s) in NVFP4: +8.5% (median; +20%
+    while NVFP4 GEMMs ran at the BF16 share of peak: B200's 0.58 comes from vLLM's measured
+    NVFP4-to-BF16 GEMM ratio, not from these rows). The bound keeps the gap from widening and
+    fails if the FP4 efficiency is dropped."""
     moe = _moe_rows()
     err = np.array([r["error"] for r in validate_csv(INFER_CSV).rows
                     if r["error"] is not None and _is_fp4(r["id"]) and r["id"] not in moe])
     assert len(err) == 42
-    assert 0.10 < np.median(err) < 0.30
+    assert 0.0 < np.median(err) < 0.15
