@@ -599,8 +599,8 @@ def test_deepseek_r1_serving_rows() -> None:
     H200 and B200: 10.1% median over 242 rows (9.6% before the Blackwell NVFP4 GEMMs were
     given their measured share of peak, 0.58: the rates of FP4 decode at low concurrency, where
     the planner was already slow, fell with the rest). B300 is fast by 24% (median, 31 rows)
-    and MI300X and MI325X by 46% (30 rows): their engines reach well under the chips' rates on this model
-    (ROCm's MLA and MoE kernels), which the planner does not know. The 15 TensorRT-LLM records
+    and MI300X and MI325X by 46% (30 rows): their engines reach well under the chips' rates on
+    this model (ROCm's MLA and MoE kernels), which the planner does not know. The 15 TensorRT-LLM records
     with attention data parallelism (B200 and H200, concurrency 64-256, added once the planner
     modelled it) are fast by 13%: the planner's mixture-of-experts serving at scale (see the
     TensorRT-LLM MoE rows above). The bounds keep each
