@@ -595,17 +595,16 @@ def test_mixture_of_experts_throughput_rows() -> None:
 def test_deepseek_r1_serving_rows() -> None:
     """SemiAnalysis InferenceX, DeepSeek-R1 (the DeepSeek-V3 shape) served by SGLang and
     TensorRT-LLM at concurrency 4-256 (318 rows of mean TPOT, every single-node record without
-    speculative decoding on a catalog GPU, AMD FP4 excepted).
-    H200 and B200: 10.1% median over 242 rows (9.6% before the Blackwell NVFP4 GEMMs were
-    given their measured share of peak, 0.58: the rates of FP4 decode at low concurrency, where
-    the planner was already slow, fell with the rest). B300 is fast by 24% (median, 31 rows)
-    and MI300X and MI325X by 46% (30 rows): their engines reach well under the chips' rates on
-    this model (ROCm's MLA and MoE kernels), which the planner does not know. The 15 TensorRT-LLM records
-    with attention data parallelism (B200 and H200, concurrency 64-256, added once the planner
-    modelled it) are fast by 13%: the planner's mixture-of-experts serving at scale (see the
-    TensorRT-LLM MoE rows above). The bounds keep each
-    documented gap from widening; before the routed experts were one grouped GEMM, these rows
-    would have been several times too slow."""
+    speculative decoding on a catalog GPU, AMD FP4 excepted). H200 and B200: 10.1% median over
+    242 rows (9.6% before the Blackwell NVFP4 GEMMs were given their measured share of peak,
+    0.58: FP4 decode at low concurrency, where the planner was already slow, slowed with the
+    rest). B300 is fast by 24% (median, 31 rows) and MI300X and MI325X by 46% (30 rows): their
+    engines reach well under the chips' rates on this model (ROCm's MLA and MoE kernels), which
+    the planner does not know. The 15 TensorRT-LLM records with attention data parallelism
+    (B200 and H200, concurrency 64-256, added once the planner modelled it) are fast by 13%:
+    the planner's mixture-of-experts serving at scale (see the TensorRT-LLM MoE rows above).
+    The bounds keep each documented gap from widening; before the routed experts were one
+    grouped GEMM, these rows would have been several times too slow."""
     rows = {r["id"]: r["error"] for r in validate_csv(INFER_CSV).rows
             if r["id"].startswith("ix-") and r["error"] is not None}
     adp = np.array([e for i, e in rows.items() if "-adp-" in i])
