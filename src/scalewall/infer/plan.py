@@ -201,8 +201,8 @@ def evaluate_serving(
         devices' work, so a decode step takes the larger of the two; it binds for models with
         little work per token at batches in the thousands. The planner passes the catalog's
         (29.4 us, TensorRT-LLM's measured host step); the default 0 is kernels only.
-    max_tokens_per_iteration : [tokens] the most one forward pass takes; longer prompts are
-        prefilled in chunks, so the prefill workspace holds at most this many tokens. The
+    max_tokens_per_iteration : [tokens] the most one forward pass takes; a batch's prompts are
+        prefilled in chunks of at most this many tokens, which bounds the workspace. The
         planner passes the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
     attention_dp : attention data-parallel across each replica's ``tp`` devices (see
         :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
@@ -216,8 +216,10 @@ def evaluate_serving(
     -----
     Memory per device: weights :math:`N b_w / (t p)`, KV cache
     :math:`b\\,(s_p + s_o)\\,2 L a_{kv} d\\,b_{kv} / (\\min(t, a_{kv})\\,p)`, and a prefill
-    workspace of one prompt's activations, :math:`\\min(s_p, C)\\,(4h + 3f/t)` 16-bit values
-    (:math:`C`: ``max_tokens_per_iteration``).
+    workspace of the activations of the prompts one forward pass holds,
+    :math:`\\min(b\\,s_p, C)\\,(4h + 3f/t)` 16-bit values (:math:`C`:
+    ``max_tokens_per_iteration``; :math:`f` the MLP width, :math:`k` routed experts' plus the
+    shared ones' for mixture-of-experts layers).
     Throughput: :math:`b\\,o / (t_{prefill}(b) + o\\,t_{decode}(b, s_p + o/2))` per replica,
     with :math:`t_{decode} = \\max(t_{devices}, c\\,b)` (:math:`c`: host time per sequence).
     Without chunked prefill, the prefills of the other :math:`b - 1` requests of a cycle stall
@@ -265,8 +267,12 @@ def evaluate_serving(
         arch, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_,
         attention_dp=attention_dp)
     kv = b * per_seq_full
-    h, f = float(arch.hidden_size), float(arch.expert_ffn_size if arch.is_moe else arch.ffn_size)
-    workspace = np.minimum(sp, max_tokens_per_iteration) * (4.0 * h + 3.0 * f / tp_) * 2.0
+    h = float(arch.hidden_size)
+    # MLP intermediate per token: each routed token's k expert copies (and shared experts)
+    f = float(arch.expert_ffn_size * (arch.n_active_experts + arch.n_shared_experts)
+              if arch.is_moe else arch.ffn_size)
+    # one forward pass holds the batch's prompts together, up to the engine's token budget
+    workspace = np.minimum(b * sp, max_tokens_per_iteration) * (4.0 * h + 3.0 * f / tp_) * 2.0
     usable = capacity_bytes * (1.0 - fragmentation) - reserved_bytes
     memory = weights + kv + workspace
     fits = memory <= usable
