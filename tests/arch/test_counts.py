@@ -75,9 +75,38 @@ def test_ssm_layers_replace_attention_cache():
     ("changes", "message"),
     [({"n_layers": 0}, "n_layers must be a positive integer"),
      ({"n_kv_heads": 5}, "n_kv_heads must divide n_heads=16"),
-     ({"mlp": "relu2"}, "mlp must be one of")],
+     ({"mlp": "relu2"}, "mlp must be one of"),
+     ({"attention_chunk_size": 8192, "sliding_window": 4096},
+      "give sliding_window or attention_chunk_size, not both"),
+     ({"global_attention_every": 4}, "global_attention_every must be >= 0 and needs"),
+     ({"attention_chunk_size": -1}, "attention_chunk_size must be a positive integer")],
 )
 def test_bad_shapes_are_named(changes, message):
     base = dict(n_layers=2, hidden_size=256, n_heads=16, ffn_size=1024, vocab_size=1000)
     with pytest.raises(ValueError, match=message):
         Architecture(**{**base, **changes})
+
+
+def test_chunked_local_attention_of_llama_4(cat):
+    """Llama 4: three layers in four attend within aligned 8,192-token chunks, the fourth the
+    whole context. At 20,000 tokens the cache holds 0.75 x 8,192 + 0.25 x 20,000 tokens per
+    layer; the next token attends 0.75 x (20,000 mod 8,192) + 0.25 x 20,000; a 20,000-token
+    prompt's tokens attend on average 0.75 x (2 x 8,192^2 + 3,616^2) / 40,000 + 0.25 x 10,000."""
+    from scalewall.arch.counts import attended_tokens, cached_tokens, prompt_attended_tokens
+
+    scout = cat.model("llama-4-scout")
+    assert float(cached_tokens(scout, 20_000)) == pytest.approx(0.75 * 8192 + 0.25 * 20_000)
+    assert float(attended_tokens(scout, 20_000)) == pytest.approx(0.75 * 3616 + 0.25 * 20_000)
+    mean = 0.75 * (2 * 8192**2 + 3616**2) / 40_000 + 0.25 * 10_000
+    assert float(prompt_attended_tokens(scout, 20_000)) == pytest.approx(mean)
+    # within one chunk every layer sees the whole context
+    assert_allclose(cached_tokens(scout, [100.0, 8000.0]), [100.0, 8000.0])
+    assert_allclose(prompt_attended_tokens(scout, [1000.0]), [500.0])
+    # training FLOP count the chunk, not the context, in the local layers
+    full = scout.replace(attention_chunk_size=None, global_attention_every=0)
+    ratio = (model_flop_per_token(scout, 32_768) - model_flop_per_token(scout, 0)) / (
+        model_flop_per_token(full, 32_768) - model_flop_per_token(full, 0))
+    assert ratio == pytest.approx((0.75 * 8192 + 0.25 * 32_768) / 32_768)
+    # a model without local attention is untouched
+    dense = cat.model("llama-3.1-8b")
+    assert float(attended_tokens(dense, 5000)) == float(cached_tokens(dense, 5000)) == 5000.0

@@ -11,19 +11,22 @@ from functools import lru_cache
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray, as_float, minimum
+from scalewall._types import ArrayLike, FloatArray, as_float
 from scalewall.arch.model import Architecture
 from scalewall.units import BYTES_PER_ELEMENT
 
 __all__ = [
     "ParamBreakdown",
+    "attended_tokens",
     "attention_flop_per_token",
+    "cached_tokens",
     "kv_cache_bytes_per_token",
     "model_flop_per_token",
     "n_active_params",
     "n_matmul_params",
     "n_params",
     "param_breakdown",
+    "prompt_attended_tokens",
     "ssm_state_bytes_per_sequence",
 ]
 
@@ -175,6 +178,63 @@ def n_matmul_params(arch: Architecture, *, active: bool = True) -> int:
     return linear + arch.vocab_size * arch.hidden_size
 
 
+def _local_share(arch: Architecture) -> float:
+    """Share of the attention layers that attend locally (a sliding window or a chunk)."""
+    if not (arch.sliding_window or arch.attention_chunk_size):
+        return 0.0
+    n = arch.global_attention_every
+    return 1.0 - 1.0 / n if n else 1.0
+
+
+def cached_tokens(arch: Architecture, context: ArrayLike) -> FloatArray:
+    """Tokens one sequence of ``context`` tokens holds in the KV cache, averaged over the
+    attention layers: all of them in a global layer, at most the window (Mistral) or the
+    current chunk (Llama 4's chunked attention) in a local one."""
+    s = np.asarray(context, dtype=float)
+    span = arch.sliding_window or arch.attention_chunk_size
+    if not span:
+        return s
+    share = _local_share(arch)
+    out: FloatArray = share * np.minimum(s, float(span)) + (1.0 - share) * s
+    return out
+
+
+def attended_tokens(arch: Architecture, context: ArrayLike) -> FloatArray:
+    """Cached tokens a new token attends to after ``context`` tokens, averaged over the
+    attention layers: all in a global layer, the window in a sliding one, and in a chunked one
+    those of its own chunk so far, :math:`s \\bmod C`."""
+    s = np.asarray(context, dtype=float)
+    share = _local_share(arch)
+    if arch.sliding_window:
+        local = np.minimum(s, float(arch.sliding_window))
+    elif arch.attention_chunk_size:
+        local = np.mod(s, float(arch.attention_chunk_size))
+    else:
+        return s
+    out: FloatArray = share * local + (1.0 - share) * s
+    return out
+
+
+def prompt_attended_tokens(arch: Architecture, prompt: ArrayLike) -> FloatArray:
+    """Mean over a prompt's tokens of the tokens each attends to (causal), averaged over the
+    attention layers: :math:`S/2` in a global layer, half the window in a sliding one, and in
+    a chunked one the mean over aligned chunks of :math:`C`, :math:`(\\lfloor S/C \\rfloor
+    C^2 + r^2) / (2S)` with :math:`r = S \\bmod C`."""
+    s = np.asarray(prompt, dtype=float)
+    share = _local_share(arch)
+    if arch.sliding_window:
+        local = 0.5 * np.minimum(s, float(arch.sliding_window))
+    elif arch.attention_chunk_size:
+        c = float(arch.attention_chunk_size)
+        r = np.mod(s, c)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            local = np.where(s > 0, (np.floor(s / c) * c * c + r * r) / (2.0 * s), 0.0)
+    else:
+        return 0.5 * s
+    out: FloatArray = share * local + (1.0 - share) * 0.5 * s
+    return out
+
+
 def attention_flop_per_token(arch: Architecture, seq_len: ArrayLike) -> FloatArray | float:
     """Forward FLOP per token of the attention scores and their product with the values.
 
@@ -182,12 +242,13 @@ def attention_flop_per_token(arch: Architecture, seq_len: ArrayLike) -> FloatArr
     -----
     Per attention layer :math:`2 s (a d_{qk}) + 2 s (a d_v)`, i.e. :math:`4 s h` for a standard
     model, with the causal mask left unhalved as PaLM counts it (Chowdhery et al. 2022,
-    App. B: 12·L·H·Q·T for training). A sliding window caps :math:`s`. SSM layers add their
-    state update (about :math:`6 d_{inner} N` per token forward, Dao & Gu 2024).
+    App. B: 12·L·H·Q·T for training). A local layer's window or chunk caps :math:`s`
+    (:func:`cached_tokens`). SSM layers add their state update (about :math:`6 d_{inner} N` per
+    token forward, Dao & Gu 2024).
     """
     s = as_float(seq_len)
-    if arch.sliding_window:
-        s = minimum(s, float(arch.sliding_window))
+    if arch.sliding_window or arch.attention_chunk_size:
+        s = cached_tokens(arch, s)
     a = arch.n_heads
     if arch.is_mla:
         qk, v = arch.qk_nope_head_dim + arch.qk_rope_head_dim, arch.v_head_dim

@@ -74,6 +74,11 @@ class Architecture:
     ssm_conv_kernel: int = 4
     ssm_head_dim: int = 64
     sliding_window: int | None = None
+    # chunked local attention (Llama 4): a local layer attends only within its aligned chunk of
+    # this many tokens; with `global_attention_every` n, every n-th attention layer attends the
+    # whole context (Llama 4's NoPE layers: n = 4); 0 leaves every layer local
+    attention_chunk_size: int | None = None
+    global_attention_every: int = 0
     # multi-token-prediction modules (DeepSeek-V3: 1): trained and pipelined like a layer,
     # but outside the published parameter count
     n_mtp_layers: int = 0
@@ -121,6 +126,22 @@ class Architecture:
                 f"model {self.id or '(custom)'}: n_active_experts must be in 1..n_experts="
                 f"{self.n_experts}, got {self.n_active_experts}"
             )
+        for name in ("sliding_window", "attention_chunk_size"):
+            span = getattr(self, name)
+            if span is not None and (not isinstance(span, int) or span <= 0):
+                raise InvalidParameter(
+                    f"model {self.id or '(custom)'}: {name} must be a positive integer or "
+                    f"absent, got {span!r}")
+        if self.sliding_window and self.attention_chunk_size:
+            raise InvalidParameter(
+                f"model {self.id or '(custom)'}: give sliding_window or attention_chunk_size, "
+                f"not both")
+        if self.global_attention_every < 0 or (
+                self.global_attention_every and not (self.sliding_window
+                                                     or self.attention_chunk_size)):
+            raise InvalidParameter(
+                f"model {self.id or '(custom)'}: global_attention_every must be >= 0 and needs "
+                f"a sliding_window or attention_chunk_size, got {self.global_attention_every!r}")
         if not 0 <= self.n_ssm_layers <= self.n_layers:
             raise InvalidParameter(
                 f"model {self.id or '(custom)'}: n_ssm_layers must be in 0..n_layers="

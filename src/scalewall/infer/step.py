@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 
 from scalewall._types import ArrayLike, FloatArray
-from scalewall.arch.counts import kv_cache_bytes_per_token, param_breakdown
+from scalewall.arch.counts import (
+    attended_tokens,
+    cached_tokens,
+    kv_cache_bytes_per_token,
+    param_breakdown,
+    prompt_attended_tokens,
+)
 from scalewall.arch.gemms import layer_gemm_groups
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
@@ -126,12 +132,18 @@ def kv_bytes_per_sequence_per_device(
     Notes
     -----
     :math:`2 L_{attn} a_{kv} d \\, s \\, b_e / (\\min(t, a_{kv})\\, p)` for the attention layers
-    (a sliding window caps :math:`s`) plus the fixed-size state of the SSM layers over
-    :math:`t p`.
+    (a local layer's window or chunk caps :math:`s`, :func:`~scalewall.arch.counts.cached_tokens`)
+    plus the fixed-size state of the SSM layers over :math:`t p`.
     """
-    s = np.asarray(context, dtype=float)
-    if arch.sliding_window:
-        s = np.minimum(s, float(arch.sliding_window))
+    return _kv_bytes(arch, cached_tokens(arch, context), kv_precision=kv_precision, tp=tp,
+                     pp=pp, attention_dp=attention_dp)
+
+
+def _kv_bytes(arch: Architecture, tokens: ArrayLike, *, kv_precision: str, tp: ArrayLike,
+              pp: ArrayLike, attention_dp: bool) -> FloatArray:
+    """KV bytes of ``tokens`` tokens per attention layer (already averaged over the layers)
+    plus the SSM state, on one device [B]."""
+    s = np.asarray(tokens, dtype=float)
     tp_, pp_ = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     per_token = kv_cache_bytes_per_token(arch, precision=kv_precision)
     state = _ssm_state_bytes(arch, kv_precision)
@@ -314,16 +326,17 @@ def decode_step(
     att_tp = np.ones_like(tp_) if attention_dp else tp_
     gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes,
                          attn_tokens=seqs if attention_dp else None)
-    # attention over the cache: per layer, per micro-batch
-    kv_layer = kv_bytes_per_sequence_per_device(arch, context=s, kv_precision=kv_precision,
-                                                tp=att_tp, pp=1.0)
+    # attention over the cache, per layer and micro-batch: the keys and values each new token
+    # attends to (a local layer: its window or chunk)
+    ctx = attended_tokens(arch, s)
+    kv_layer = _kv_bytes(arch, ctx, kv_precision=kv_precision, tp=att_tp, pp=1.0,
+                         attention_dp=False)
     kv_layer = kv_layer - _ssm_state_bytes(arch, kv_precision) / att_tp
     kv_layer = kv_layer / max(arch.n_attention_layers, 1) * (arch.n_attention_layers / L)
     if not grouped_kv_reads and not arch.is_mla:
         # query heads on a device per key/value head it holds
         kv_layer = kv_layer * np.minimum(float(arch.n_heads / arch.kv_heads),
                                          float(arch.n_heads) / att_tp)
-    ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
     a = float(arch.n_heads)
     if arch.is_mla:
         # decode attends in the latent space: W_UK is absorbed into the query and W_UV into
@@ -387,12 +400,13 @@ def prefill(
     att_tp = np.ones_like(tp_) if attention_dp else tp_
     gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes,
                          attn_tokens=T_att if attention_dp else None)
-    ctx = np.minimum(s, float(arch.sliding_window)) if arch.sliding_window else s
     a = float(arch.n_heads)
     qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
     v = float(arch.v_head_dim) if arch.is_mla else float(arch.d_head)
-    # causal: token i attends to i of the s tokens, half the square on average
-    attn_flop = arch.n_attention_layers / L * 2.0 * (0.5 * ctx) * a * (qk + v) / att_tp
+    # causal: token i attends to i of the s tokens, half the square on average (a local layer:
+    # within its window or chunk)
+    attended = prompt_attended_tokens(arch, s)
+    attn_flop = arch.n_attention_layers / L * 2.0 * attended * a * (qk + v) / att_tp
     ssm_flop = arch.n_ssm_layers / L * 6.0 * arch.ssm_expand * arch.hidden_size * (
         arch.ssm_state_size) / tp_
     attn = (T_att * attn_flop + T * ssm_flop) / att_rates.attention_flop_per_s + (

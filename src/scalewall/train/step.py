@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 
 from scalewall._types import ArrayLike, FloatArray, as_float, maximum, minimum, where
-from scalewall.arch.counts import attention_flop_per_token, model_flop_per_token, param_breakdown
+from scalewall.arch.counts import (
+    attention_flop_per_token,
+    cached_tokens,
+    model_flop_per_token,
+    param_breakdown,
+)
 from scalewall.arch.gemms import GemmGroup, layer_gemm_groups
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
@@ -202,8 +207,8 @@ def training_step(
 
     # --- one layer, one micro-batch ---
     gemm_f, gemm_b, head_f, head_b = _layer_gemms(arch, T, tp_, rates)
-    ctx = minimum(s, arch.sliding_window) if arch.sliding_window else s
-    # forward attention FLOP per token (the function applies any sliding window itself)
+    ctx = cached_tokens(arch, s)  # keys per query, averaged over the layers (window, chunk)
+    # forward attention FLOP per token (the function applies any local window itself)
     attn_flop_token = as_float(attention_flop_per_token(arch, s))
     attn_flop_fwd = attn_flop_token / L * T / tp_  # per layer
     if flash_attention:
