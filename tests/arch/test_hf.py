@@ -22,11 +22,21 @@ MIXTRAL = {
     "vocab_size": 32000, "num_local_experts": 8, "num_experts_per_tok": 2,
     "max_position_embeddings": 32768,
 }
+# meta-llama/Llama-4-Maverick-17B-128E-Instruct: the text_config of its multimodal config
+# (NoPE, global-attention layers every fourth: no_rope_layers 0 at layers 3, 7, ...)
+LLAMA_4_MAVERICK = {"model_type": "llama4", "text_config": {
+    "model_type": "llama4_text", "num_hidden_layers": 48, "hidden_size": 5120,
+    "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+    "intermediate_size": 8192, "intermediate_size_mlp": 16384, "vocab_size": 202048,
+    "num_local_experts": 128, "num_experts_per_tok": 1, "interleave_moe_layer_step": 2,
+    "attention_chunk_size": 8192, "max_position_embeddings": 1048576,
+    "no_rope_layers": [0 if (i + 1) % 4 == 0 else 1 for i in range(48)],
+    "tie_word_embeddings": False}}
 
 
 @pytest.mark.parametrize(
     ("config", "published"),
-    [(LLAMA_3_8B, 8.03e9), (GPT2, 124.4e6), (MIXTRAL, 46.7e9)],
+    [(LLAMA_3_8B, 8.03e9), (GPT2, 124.4e6), (MIXTRAL, 46.7e9), (LLAMA_4_MAVERICK, 400e9)],
 )
 def test_hf_configs_give_published_counts(tmp_path: Path, config, published):
     path = tmp_path / "config.json"
@@ -46,3 +56,17 @@ def test_missing_key_and_unknown_type(tmp_path: Path):
         from_hf_config({"model_type": "llama", "num_hidden_layers": 2})
     with pytest.raises(CatalogFileError, match="model_type 'bert' is not supported"):
         from_hf_config({"model_type": "bert"})
+
+
+def test_llama_4_reads_its_experts_and_chunked_attention():
+    """Llama 4 Maverick from its config: MoE in every other layer (24 dense), 17B active
+    (Meta's figure), chunked attention in the RoPE layers and every fourth layer global."""
+    from scalewall.arch import n_active_params
+
+    arch = from_hf_config(LLAMA_4_MAVERICK)
+    assert n_active_params(arch) == pytest.approx(17e9, rel=0.02)
+    assert (arch.n_dense_layers, arch.n_experts, arch.n_shared_experts) == (24, 128, 1)
+    assert (arch.attention_chunk_size, arch.global_attention_every) == (8192, 4)
+    odd = {**LLAMA_4_MAVERICK["text_config"], "no_rope_layers": [1, 0, 0] + [1] * 45}
+    with pytest.raises(CatalogFileError, match="no_rope_layers must mark every n-th layer"):
+        from_hf_config({**odd, "model_type": "llama4_text"})

@@ -159,7 +159,42 @@ def _deepseek_v3(r: _Reader) -> dict[str, Any]:
     )
 
 
+def _llama4(r: _Reader) -> dict[str, Any]:
+    """Llama 4's text model (``llama4_text``, or the ``text_config`` of ``llama4``): MoE in
+    every ``interleave_moe_layer_step``-th layer with one shared expert, and chunked local
+    attention in the layers with RoPE (``no_rope_layers`` 1); the NoPE layers (0) attend the
+    whole context."""
+    text = r.config.get("text_config")
+    if r.config.get("model_type") == "llama4":
+        if not isinstance(text, Mapping):
+            raise CatalogFileError(f"{r.origin}: a llama4 config needs its text_config")
+        r = _Reader(text, f"{r.origin} text_config")
+    n_layers = r.integer("num_hidden_layers")
+    experts = int(r.config.get("num_local_experts") or 0)
+    step = int(r.config.get("interleave_moe_layer_step") or 0)
+    active = int(r.config.get("num_experts_per_tok") or 0)
+    moe = experts > 0 and active > 0 and step > 0
+    fields = _llama_like(r, ffn_size=r.integer("intermediate_size_mlp", "intermediate_size"))
+    if moe:
+        fields.update(n_experts=experts, n_active_experts=active, n_shared_experts=1,
+                      moe_ffn_size=r.integer("intermediate_size"),
+                      n_dense_layers=n_layers - n_layers // step)
+    chunk = r.optional_integer("attention_chunk_size")
+    rope = r.config.get("no_rope_layers") or []
+    if chunk and chunk < fields["max_seq_len"]:
+        nope = [i for i, flag in enumerate(rope) if flag == 0]
+        every = nope[1] - nope[0] if len(nope) > 1 else 0
+        if nope and nope != list(range(nope[0], n_layers, every or n_layers)):
+            raise CatalogFileError(f"{r.origin}: no_rope_layers must mark every n-th layer "
+                                   f"global to be modelled, got {rope!r}")
+        fields.update(attention_chunk_size=chunk, global_attention_every=every or (
+            n_layers if nope else 0))
+    return fields
+
+
 _FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
+    "llama4": _llama4,
+    "llama4_text": _llama4,
     "llama": _llama_like,
     "mistral": _mistral,
     "mixtral": _mixtral,
@@ -181,8 +216,8 @@ def from_hf_config(
 ) -> Architecture:
     """Read a Hugging Face ``config.json`` (a file, a folder holding one, or a parsed dict).
 
-    Supported ``model_type`` values: Llama, Mistral, Mixtral, Qwen2, OLMo 2, GPT-2, GPT-NeoX,
-    Falcon and DeepSeek-V2/V3. The file is parsed as JSON only; nothing is executed.
+    Supported ``model_type`` values: Llama, Llama 4, Mistral, Mixtral, Qwen2, OLMo 2, GPT-2,
+    GPT-NeoX, Falcon and DeepSeek-V2/V3. The file is parsed as JSON only; nothing is executed.
 
     Raises
     ------
