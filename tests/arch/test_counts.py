@@ -79,7 +79,8 @@ def test_ssm_layers_replace_attention_cache():
      ({"attention_chunk_size": 8192, "sliding_window": 4096},
       "give sliding_window or attention_chunk_size, not both"),
      ({"global_attention_every": 4}, "global_attention_every must be >= 0 and needs"),
-     ({"attention_chunk_size": -1}, "attention_chunk_size must be a positive integer")],
+     ({"attention_chunk_size": -1}, "attention_chunk_size must be a positive integer"),
+     ({"expert_load_cv": -0.5}, "expert_load_cv must be in")],
 )
 def test_bad_shapes_are_named(changes, message):
     base = dict(n_layers=2, hidden_size=256, n_heads=16, ffn_size=1024, vocab_size=1000)
@@ -110,3 +111,19 @@ def test_chunked_local_attention_of_llama_4(cat):
     # a model without local attention is untouched
     dense = cat.model("llama-3.1-8b")
     assert float(attended_tokens(dense, 5000)) == float(cached_tokens(dense, 5000)) == 5000.0
+
+
+def test_busiest_expert_parallel_rank(cat):
+    """DeepSeek-V3's router skew (per-expert coefficient of variation 1.36, from TensorRT-LLM's
+    per-rank statistics at 32 ranks: standard deviation 0.48 of the mean over 8 experts each):
+    the busiest of 8 ranks holding 32 experts each carries 1 + 1.36 sqrt(8/256) E[max of 8
+    normals] = 1.34 times the mean tokens; one rank, a balanced router or a dense model, 1."""
+    from scalewall.arch.counts import expert_load_factor
+
+    v3 = cat.model("deepseek-v3")
+    assert float(expert_load_factor(v3, 8)) == pytest.approx(1 + 1.36 * (8 / 256) ** 0.5 * 1.4236,
+                                                             rel=1e-4)
+    assert_allclose(expert_load_factor(v3, [1.0, 32.0]), [1.0, 1 + 1.36 * 0.125**0.5 * 2.0697],
+                    rtol=1e-4)
+    assert float(expert_load_factor(v3.replace(expert_load_cv=0.0), 8)) == 1.0
+    assert float(expert_load_factor(cat.model("llama-3.1-8b"), 8)) == 1.0

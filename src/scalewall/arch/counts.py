@@ -6,6 +6,7 @@ scalar or an array and broadcasts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,6 +21,7 @@ __all__ = [
     "attended_tokens",
     "attention_flop_per_token",
     "cached_tokens",
+    "expert_load_factor",
     "kv_cache_bytes_per_token",
     "model_flop_per_token",
     "n_active_params",
@@ -232,6 +234,35 @@ def prompt_attended_tokens(arch: Architecture, prompt: ArrayLike) -> FloatArray:
     else:
         return 0.5 * s
     out: FloatArray = share * local + (1.0 - share) * 0.5 * s
+    return out
+
+
+@lru_cache(maxsize=64)
+def _expected_max_of_normals(n: int) -> float:
+    """:math:`E[\\max_{i \\le n} Z_i]` of ``n`` independent standard normal variables."""
+    if n <= 1:
+        return 0.0
+    x = np.linspace(-10.0, 10.0, 20001)
+    cdf = 0.5 * (1.0 + np.array([math.erf(v / math.sqrt(2.0)) for v in x]))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return float(np.trapezoid(x * n * pdf * cdf ** (n - 1), x))
+
+
+def expert_load_factor(arch: Architecture, ep: ArrayLike) -> FloatArray:
+    """Routed tokens on the busiest of ``ep`` expert-parallel ranks over the mean.
+
+    Each rank holds :math:`E/e` experts; with a per-expert load of coefficient of variation
+    :math:`c` (``expert_load_cv``, the router's skew), a rank's load varies by
+    :math:`c\\sqrt{e/E}` and the busiest of :math:`e` ranks carries
+    :math:`1 + c\\sqrt{e/E}\\,\\mathbb{E}[\\max_{i \\le e} Z_i]` times the mean (normal order
+    statistics). 1 for a balanced router, one rank, or a dense model.
+    """
+    e = np.asarray(ep, dtype=float)
+    if not (arch.is_moe and arch.expert_load_cv):
+        return np.ones_like(e)
+    g = np.vectorize(lambda n: _expected_max_of_normals(int(n)))(e) if e.ndim else np.asarray(
+        _expected_max_of_normals(int(e)))
+    out: FloatArray = 1.0 + arch.expert_load_cv * np.sqrt(e / arch.n_experts) * g
     return out
 
 

@@ -61,6 +61,9 @@ class Architecture:
     # each token routed within at most topk_groups of them
     n_expert_groups: int = 0
     topk_groups: int = 0
+    # router skew: coefficient of variation of the tokens each routed expert receives (0:
+    # balanced); under expert parallelism the busiest rank sets the pace
+    expert_load_cv: float = 0.0
     # multi-head latent attention (DeepSeek-V2/V3)
     q_lora_rank: int = 0
     kv_lora_rank: int = 0
@@ -142,6 +145,11 @@ class Architecture:
             raise InvalidParameter(
                 f"model {self.id or '(custom)'}: global_attention_every must be >= 0 and needs "
                 f"a sliding_window or attention_chunk_size, got {self.global_attention_every!r}")
+        cv = self.expert_load_cv
+        if isinstance(cv, bool) or not isinstance(cv, int | float) or not 0.0 <= cv <= 10.0:
+            raise InvalidParameter(
+                f"model {self.id or '(custom)'}: expert_load_cv must be in [0, 10], got "
+                f"{self.expert_load_cv!r}")
         if not 0 <= self.n_ssm_layers <= self.n_layers:
             raise InvalidParameter(
                 f"model {self.id or '(custom)'}: n_ssm_layers must be in 0..n_layers="

@@ -269,6 +269,9 @@ def _model(entry: _Entry, key: str) -> Architecture:
         amount = entry.number(name)
         if amount is not None:
             kwargs[name] = amount
+    cv = entry.number("expert_load_cv", positive=False, low=0.0, high=10.0)
+    if cv is not None:
+        kwargs["expert_load_cv"] = cv
     try:
         model = Architecture(
             id=key,

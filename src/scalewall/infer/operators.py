@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scalewall.arch.counts import expert_load_factor
 from scalewall.arch.gemms import layer_gemm_groups, layer_gemm_names
 from scalewall.arch.model import Architecture
 from scalewall.infer.step import (
@@ -77,7 +78,8 @@ def _gemm(name: str, per_layer: float, m: float, n: float, k: float, rates: Devi
 
 
 def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp: int = 1,
-                   weight_bytes: float, attn_tokens: float | None = None) -> list[Operator]:
+                   weight_bytes: float, attn_tokens: float | None = None,
+                   ep: int = 1) -> list[Operator]:
     """The matrix multiplies of the average layer for ``tokens`` tokens on one device of a
     ``tp``-way tensor-parallel replica, as :func:`scalewall.infer.step` times them; with
     ``attn_tokens`` (attention data parallelism) the attention projections are unsplit and
@@ -86,7 +88,8 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
     Routed experts: of ``E`` experts each token picks ``k``, so ``tokens`` touch
     :math:`E(1 - (1 - k/E)^T)` of them, each running :math:`Tk/E_{touched}` tokens (``m``);
     each ``experts_*`` row is one grouped GEMM over the touched experts (``groups``), FLOP and
-    bytes summed over them.
+    bytes summed over them, at the busiest of ``ep`` ranks' share of the tokens
+    (:func:`~scalewall.arch.counts.expert_load_factor`).
     """
     groups = layer_gemm_groups(arch, routed_experts=False)
     names = layer_gemm_names(arch)
@@ -102,6 +105,7 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
                              k / t if split == "k" else k, rates, weight_bytes))
     if arch.is_moe:
         touched, m = (float(x) for x in routed_experts(arch, tokens))
+        m *= float(expert_load_factor(arch, ep))
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
         share = arch.n_moe_layers / arch.n_layers
@@ -112,12 +116,12 @@ def gemm_operators(arch: Architecture, rates: DeviceRates, *, tokens: float, tp:
 
 def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, tokens: float,
                    tp: int = 1, weight_bytes: float,
-                   attn_tokens: float | None = None) -> dict[str, Any]:
+                   attn_tokens: float | None = None, ep: int = 1) -> dict[str, Any]:
     """The GEMM rows of :func:`gemm_operators` and the rest of ``step`` (one step of
     ``tokens`` tokens on one device, e.g. from :func:`~scalewall.infer.step.decode_step`), each
     with its share of the step time."""
     gemms = gemm_operators(arch, rates, tokens=tokens, tp=tp, weight_bytes=weight_bytes,
-                           attn_tokens=attn_tokens)
+                           attn_tokens=attn_tokens, ep=ep)
     L = float(arch.n_layers)
     step_s = float(np.asarray(step.step_s))
     layers_gemm = L * sum(g.per_layer * g.time_s for g in gemms)
@@ -161,7 +165,9 @@ def plan_operators(plan: ServingPlan, catalog: Catalog,
     dp = plan.attention_dp
     return {
         "decode": operator_table(arch, gemm, dec, tokens=mb, tp=plan.tp, weight_bytes=wb,
-                                 attn_tokens=float(np.ceil(mb / plan.tp)) if dp else None),
+                                 attn_tokens=float(np.ceil(mb / plan.tp)) if dp else None,
+                                 ep=plan.ep),
         "prefill": operator_table(arch, gemm, pre, tokens=prompt, tp=plan.tp,
-                                  weight_bytes=wb, attn_tokens=float(prompt) if dp else None),
+                                  weight_bytes=wb, attn_tokens=float(prompt) if dp else None,
+                                  ep=plan.ep),
     }

@@ -34,6 +34,7 @@ from scalewall._types import ArrayLike, FloatArray
 from scalewall.arch.counts import (
     attended_tokens,
     cached_tokens,
+    expert_load_factor,
     kv_cache_bytes_per_token,
     param_breakdown,
     prompt_attended_tokens,
@@ -180,7 +181,8 @@ def routed_experts(arch: Architecture, tokens: ArrayLike) -> tuple[FloatArray, F
 
 
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
-                  weight_bytes: float, attn_tokens: FloatArray | None = None) -> FloatArray:
+                  weight_bytes: float, attn_tokens: FloatArray | None = None,
+                  ep: ArrayLike = 1.0) -> FloatArray:
     """GEMM time of the average layer for ``T`` tokens on one device [s]; with
     ``attn_tokens`` (attention data parallelism) the attention projections run unsplit on
     that many tokens, the device's own sequences.
@@ -191,6 +193,8 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     down) projections run as one grouped GEMM, one launch whose tiles share the waves, as the
     fused MoE kernels of serving engines do (vLLM's and SGLang's ``fused_moe``, TensorRT-LLM's
     MoE plugin; MegaBlocks, Gale et al. 2023, arXiv:2211.15841), not one kernel per expert.
+    Under expert parallelism the busiest rank runs :func:`~scalewall.arch.counts.
+    expert_load_factor` times the mean tokens (a skewed router), and sets the pace.
     """
     all_groups = layer_gemm_groups(arch, routed_experts=False)
     out: FloatArray = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
@@ -209,7 +213,8 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
         touched, m = routed_experts(arch, T)  # (candidates,)
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)
         up = 2.0 if arch.mlp == "swiglu" else 1.0
-        experts = _gemms_s(m, [(h, up * f, "n"), (f, h, "k")], tp, rates,
+        busiest = m * expert_load_factor(arch, ep)
+        experts = _gemms_s(busiest, [(h, up * f, "n"), (f, h, "k")], tp, rates,
                            weight_bytes, groups=touched).sum(axis=0)
         out = out + arch.n_moe_layers / arch.n_layers * experts
     return out
@@ -256,7 +261,9 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
     out: FloatArray = n_coll * one
     if arch.is_moe:
         moe = arch.n_moe_layers / arch.n_layers
-        a2a = all_to_all_time_s(T * arch.n_active_experts * h * ACTIVATION_BYTES / ep, ep,
+        # the busiest rank receives the most tokens
+        a2a = all_to_all_time_s(T * arch.n_active_experts * h * ACTIVATION_BYTES / ep
+                                * expert_load_factor(arch, ep), ep,
                                 group_bandwidth_bytes_per_s(ep, 1.0, rates), rates)
         out = out + moe * np.where(ep > 1, 2.0 * a2a - one, 0.0)
     return out
@@ -324,7 +331,7 @@ def decode_step(
     # attention: each device's own sequences, all heads, under attention data parallelism
     seqs = np.ceil(mb / tp_) if attention_dp else mb
     att_tp = np.ones_like(tp_) if attention_dp else tp_
-    gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes,
+    gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes, ep=ep_,
                          attn_tokens=seqs if attention_dp else None)
     # attention over the cache, per layer and micro-batch: the keys and values each new token
     # attends to (a local layer: its window or chunk)
@@ -398,7 +405,7 @@ def prefill(
     T = b * s / m  # tokens per micro-batch
     T_att = s * np.ceil(b / m / tp_) if attention_dp else T  # on the busiest device
     att_tp = np.ones_like(tp_) if attention_dp else tp_
-    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes,
+    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes, ep=ep_,
                          attn_tokens=T_att if attention_dp else None)
     a = float(arch.n_heads)
     qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
