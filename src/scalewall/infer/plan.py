@@ -299,9 +299,9 @@ def evaluate_serving(
     # the engine's host work per decode step, overlapped with the devices': one scheduler per
     # replica, or per rank under attention data parallelism
     scheduled = np.ceil(b / tp_) if attention_dp else b
-    step = np.maximum(dec.step_s, np.asarray(host_time_per_sequence_s, dtype=float) * scheduled)
-    host = np.broadcast_to(np.asarray(host_time_per_sequence_s, dtype=float) * scheduled,
-                           np.shape(step)).copy()
+    host_work = np.asarray(host_time_per_sequence_s, dtype=float) * scheduled
+    step = np.maximum(dec.step_s, host_work)
+    host = np.broadcast_to(host_work, np.shape(step)).copy()
     ttft = one.step_s + overhead
     batch_prefill = many.step_s + overhead
     cycle = batch_prefill + so * step

@@ -193,8 +193,9 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     down) projections run as one grouped GEMM, one launch whose tiles share the waves, as the
     fused MoE kernels of serving engines do (vLLM's and SGLang's ``fused_moe``, TensorRT-LLM's
     MoE plugin; MegaBlocks, Gale et al. 2023, arXiv:2211.15841), not one kernel per expert.
-    Under expert parallelism the busiest rank runs :func:`~scalewall.arch.counts.
-    expert_load_factor` times the mean tokens (a skewed router), and sets the pace.
+    Under expert parallelism the busiest rank runs
+    :func:`~scalewall.arch.counts.expert_load_factor` times the mean tokens (a skewed router),
+    and sets the pace.
     """
     all_groups = layer_gemm_groups(arch, routed_experts=False)
     out: FloatArray = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
