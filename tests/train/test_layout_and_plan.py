@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from scalewall._errors import InvalidLayout, InvalidParameter, UnknownCatalogEntry
@@ -117,8 +119,10 @@ def test_bad_inputs(cat):
         plan_training("llama-2-7b", "h100-sxm", n_devices=8, goodput=0, catalog=cat)
     with pytest.raises(InvalidParameter, match="exceeds the model's maximum context"):
         plan_training("llama-2-7b", "h100-sxm", n_devices=8, seq_len=100_000, catalog=cat)
+    unlinked = dataclasses.replace(cat.accelerator("mi355x"), id="unlinked",
+                                   scale_up_bytes_per_s=0.0, scale_out_bytes_per_s=0.0)
     with pytest.raises(InvalidParameter, match="no published scale-up or scale-out"):
-        plan_training("llama-2-7b", "mi355x", n_devices=8, catalog=cat)
+        plan_training("llama-2-7b", unlinked, n_devices=8, catalog=cat)
     with pytest.raises(InvalidParameter, match=r"precision .bf16. is not supported by groq-lpu"):
         plan_training("llama-2-7b", "groq-lpu", n_devices=1, catalog=cat)
 
