@@ -107,7 +107,8 @@ def device_rates(
         wave_overhead_s=defaults.wave_overhead_s,
         kernel_launch_s=defaults.kernel_launch_s,
         collective_latency_s=accelerator.collective_latency_s or defaults.collective_latency_s,
-        bytes_per_element=BYTES_PER_ELEMENT["bf16" if precision in ("fp8", "fp4") else precision],
+        bytes_per_element=BYTES_PER_ELEMENT[
+            "bf16" if precision in ("fp8", "fp4", "mxfp4") else precision],
         tiled=accelerator.kind == "gpu",
         ridge_exponent=defaults.ridge_exponent if accelerator.kind == "gpu" else float("inf"),
     )

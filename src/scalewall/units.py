@@ -39,5 +39,8 @@ BYTES_PER_ELEMENT = {
     # NVFP4: 4-bit (E2M1) values with one FP8 (E4M3) scale per block of 16 (NVIDIA,
     # "Introducing NVFP4 for Efficient and Accurate Low-Precision Inference", 2025)
     "fp4": 0.5 + 1.0 / 16.0,
+    # MXFP4: 4-bit (E2M1) values with one 8-bit power-of-two (E8M0) scale per block of 32
+    # (OCP Microscaling Formats (MX) Specification v1.0, 2023; gpt-oss, AMD CDNA 4)
+    "mxfp4": 0.5 + 1.0 / 32.0,
 }
 PRECISIONS = tuple(BYTES_PER_ELEMENT)

@@ -27,7 +27,7 @@ CATALOG_DIR = Path(__file__).parent
 _BUILTIN_FILES = ("accelerators.toml", "models.toml", "regions.toml", "defaults.toml")
 _ID = re.compile(r"^[a-z0-9][a-z0-9.\-_]*$")
 _PROVENANCE_KEYS = ("source_url", "source_title", "retrieved")
-_PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4")
+_PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
 
 
 @dataclass(frozen=True)

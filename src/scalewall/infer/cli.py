@@ -53,7 +53,8 @@ def infer(
     prompt: Annotated[int, typer.Option(min=0, help="Prompt tokens per request.")] = 2048,
     output: Annotated[int, typer.Option(min=1, help="Output tokens per request.")] = 256,
     precision: Annotated[str, typer.Option(help="Weight precision: bf16, fp16, fp8, int8, "
-                         "int4 (W4A16), fp4 (NVFP4, W4A4 on chips with a 4-bit rate).")] = "bf16",
+                         "int4 (W4A16), fp4 (NVFP4) or mxfp4 (OCP MX), W4A4 on chips "
+                         "with that rate.")] = "bf16",
     kv_precision: Annotated[str | None, typer.Option(help="KV-cache precision (default "
                             "8-bit with 8- or 4-bit (fp4) weights, else 16-bit).")] = None,
     tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,

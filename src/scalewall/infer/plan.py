@@ -53,7 +53,7 @@ __all__ = [
     "serving_rates",
 ]
 
-WEIGHT_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+WEIGHT_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
 #: Batches ``plan_serving(batch=None)`` chooses among: powers of two, 1 ... 4096.
 PEAK_BATCHES = 2.0 ** np.arange(13)
 
@@ -86,14 +86,15 @@ def compute_precision(accel: Accelerator, precision: str) -> str:
     """Precision the GEMMs run at for stored ``precision`` weights.
 
     bf16/fp16 run at 16-bit (either, whichever the chip has: the same bytes and rate class);
-    fp8 and int8 run W8A8 at the chip's 8-bit rate and need it; fp4 (NVFP4, Blackwell) runs
-    W4A4 at the chip's 4-bit rate and needs it; int4 runs W4A16 (weights dequantised in the
-    GEMM, as AWQ/GPTQ kernels do) at the 16-bit rate.
+    fp8 and int8 run W8A8 at the chip's 8-bit rate and need it; fp4 (NVFP4, Blackwell) and
+    mxfp4 (OCP MX, Blackwell and CDNA 4) run W4A4 at the chip's rate for that format and need
+    it; int4 runs W4A16 (weights dequantised in the GEMM, as AWQ/GPTQ kernels do) at the
+    16-bit rate.
     """
     if precision not in WEIGHT_PRECISIONS:
         raise InvalidParameter(
             f"precision must be one of {', '.join(WEIGHT_PRECISIONS)}, got {precision!r}")
-    if precision in ("fp8", "int8", "fp4"):
+    if precision in ("fp8", "int8", "fp4", "mxfp4"):
         if precision not in accel.peak_flop_per_s:
             have = ", ".join(sorted(accel.peak_flop_per_s)) or "no published dense rate"
             raise InvalidParameter(
@@ -123,9 +124,9 @@ def serving_rates(
 
 def kv_precision_for(precision: str, accel: Accelerator) -> str:
     """Default KV-cache precision: 8-bit with 8-bit weights (fp8/int8 KV, as TensorRT-LLM and
-    vLLM offer), fp8 with fp4 weights (as NVIDIA's FP4 MLPerf configurations run), else the
-    chip's 16-bit type."""
-    if precision == "fp4":
+    vLLM offer), fp8 with 4-bit floating-point weights (as NVIDIA's FP4 MLPerf configurations
+    and AMD's MXFP4 ones run), else the chip's 16-bit type."""
+    if precision in ("fp4", "mxfp4"):
         return "fp8"
     return precision if precision in ("fp8", "int8") else _sixteen_bit(accel)
 
@@ -490,8 +491,8 @@ def plan_serving(
         and best serves ``objective`` (the highest throughput, or batch 1 for latency), chosen
         with the layout in one evaluation. prompt, output : [tokens] per request.
     context : [tokens] decode context; default the mean, ``prompt + output / 2``.
-    precision : weight precision (bf16, fp16, fp8, int8, int4, fp4); kv_precision : default
-        8-bit with 8- or 4-bit (fp4) weights, else 16-bit.
+    precision : weight precision (bf16, fp16, fp8, int8, int4, fp4, mxfp4); kv_precision :
+        default 8-bit with 8- or 4-bit floating-point weights, else 16-bit.
     tp, pp : parallel degrees; the ones left out are chosen among the divisors of
         ``n_devices`` that fit, for the lowest time per output token (``objective='latency'``)
         or the highest throughput (``'throughput'``). ep : expert-parallel degree (MoE).

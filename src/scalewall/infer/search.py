@@ -70,7 +70,7 @@ def search_serving(
     ttft_s: float,
     tpot_s: float,
     objective: str = "cost",
-    precisions: tuple[str, ...] = ("bf16", "fp8", "int8", "int4", "fp4"),
+    precisions: tuple[str, ...] = ("bf16", "fp8", "int8", "int4", "fp4", "mxfp4"),
     max_batch: int = 1024,
     catalog: Catalog | None = None,
 ) -> SearchResult:

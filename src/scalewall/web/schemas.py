@@ -108,7 +108,7 @@ class ServeRequest(_Strict):
                         description="Prompt tokens per request.")
     output: int = Field(default=256, ge=1, le=1_048_576,
                         description="Output tokens per request.")
-    precision: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"] = "bf16"
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4"] = "bf16"
     kv_precision: Literal["bf16", "fp16", "fp8", "int8"] | None = None
     tp: _Degree | None = None
     pp: _Degree | None = None
@@ -159,7 +159,7 @@ class ServeHybridRequest(_Strict):
     hf_config: dict[str, Any] | None = None
     hf_name: _Label | None = None
     hardware: CatalogName = "h100-sxm"
-    precision: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"] = "bf16"
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4"] = "bf16"
     attention_every: int = Field(default=8, ge=0, le=1024, description="One attention layer in "
                                  "this many (Jamba: 8); 0: no attention (pure state-space).")
     contexts: list[Annotated[int, Field(ge=1, le=1_048_576)]] = Field(
