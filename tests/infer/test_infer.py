@@ -541,6 +541,20 @@ def test_mxfp4_weights_on_cdna4_and_blackwell() -> None:
         plan_serving("deepseek-v3", "h200-sxm", precision="mxfp4", **kw)  # type: ignore[arg-type]
 
 
+def test_engine_time_columns_out_of_range_name_the_column() -> None:
+    """A validation row with a negative engine time is refused for that row, with the column
+    and the allowed range; the rest of the set is still predicted."""
+    from scalewall.validate import validate_rows
+
+    row = next(r for r in _rows() if r["id"] == "h200-llama-3-8b-shape-b1-c1024-tpot")
+    bad = {**row, "host_us_per_sequence": "-5"}
+    worse = {**row, "request_overhead_ms": "20000"}
+    got = validate_rows([bad, worse, row]).rows
+    assert "column 'host_us_per_sequence' must be in [0, 10000], got -5" in got[0]["reason"]
+    assert "column 'request_overhead_ms' must be in [0, 10000], got 20000" in got[1]["reason"]
+    assert got[2]["error"] is not None
+
+
 def test_a_direct_forward_timing_gets_no_engine_overhead() -> None:
     """shared/validation's H200 rows carry no request_overhead_ms column: their source (a
     PyTorch forward pass timed directly) says no serving engine ran."""

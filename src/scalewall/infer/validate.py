@@ -94,6 +94,11 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
     )
     overhead_ms = _num(row, "request_overhead_ms", rownum)
     host_us = _num(row, "host_us_per_sequence", rownum)
+    for key, value, high in (("request_overhead_ms", overhead_ms, 10_000.0),
+                             ("host_us_per_sequence", host_us, 10_000.0)):
+        if value is not None and not 0.0 <= value <= high:
+            raise CatalogFileError(
+                f"row {rownum}: column {key!r} must be in [0, {high:g}], got {value:g}")
     if _KERNEL_TIMING.search(row.get("source") or ""):
         # the forward pass timed directly: no serving engine around it
         overhead_ms = 0.0 if overhead_ms is None else overhead_ms
