@@ -22,6 +22,14 @@ MIXTRAL = {
     "vocab_size": 32000, "num_local_experts": 8, "num_experts_per_tok": 2,
     "max_position_embeddings": 32768,
 }
+# openai/gpt-oss-120b (sliding-window and full attention alternate)
+GPT_OSS_120B = {
+    "model_type": "gpt_oss", "num_hidden_layers": 36, "hidden_size": 2880,
+    "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64,
+    "intermediate_size": 2880, "vocab_size": 201088, "num_local_experts": 128,
+    "num_experts_per_tok": 4, "sliding_window": 128, "attention_bias": True,
+    "max_position_embeddings": 131072, "tie_word_embeddings": False,
+    "layer_types": ["sliding_attention", "full_attention"] * 18}
 # meta-llama/Llama-4-Maverick-17B-128E-Instruct: the text_config of its multimodal config
 # (NoPE, global-attention layers every fourth: no_rope_layers 0 at layers 3, 7, ...)
 LLAMA_4_MAVERICK = {"model_type": "llama4", "text_config": {
@@ -36,7 +44,8 @@ LLAMA_4_MAVERICK = {"model_type": "llama4", "text_config": {
 
 @pytest.mark.parametrize(
     ("config", "published"),
-    [(LLAMA_3_8B, 8.03e9), (GPT2, 124.4e6), (MIXTRAL, 46.7e9), (LLAMA_4_MAVERICK, 400e9)],
+    [(LLAMA_3_8B, 8.03e9), (GPT2, 124.4e6), (MIXTRAL, 46.7e9), (LLAMA_4_MAVERICK, 400e9),
+     (GPT_OSS_120B, 116.8e9)],
 )
 def test_hf_configs_give_published_counts(tmp_path: Path, config, published):
     path = tmp_path / "config.json"
@@ -70,3 +79,9 @@ def test_llama_4_reads_its_experts_and_chunked_attention():
     odd = {**LLAMA_4_MAVERICK["text_config"], "no_rope_layers": [1, 0, 0] + [1] * 45}
     with pytest.raises(CatalogFileError, match="no_rope_layers must mark every n-th layer"):
         from_hf_config({**odd, "model_type": "llama4_text"})
+
+
+def test_gpt_oss_alternates_sliding_and_full_attention():
+    arch = from_hf_config(GPT_OSS_120B)
+    assert (arch.sliding_window, arch.global_attention_every) == (128, 2)
+    assert (arch.n_experts, arch.n_active_experts, arch.qkv_bias) == (128, 4, True)

@@ -192,7 +192,30 @@ def _llama4(r: _Reader) -> dict[str, Any]:
     return fields
 
 
+def _gpt_oss(r: _Reader) -> dict[str, Any]:
+    """OpenAI gpt-oss: MoE in every layer, attention biases, and sliding-window attention in
+    the layers ``layer_types`` marks ``sliding_attention`` (every other one)."""
+    n_layers = r.integer("num_hidden_layers")
+    fields = _llama_like(
+        r, qkv_bias=r.boolean("attention_bias", True),
+        n_experts=r.integer("num_local_experts", "num_experts"),
+        n_active_experts=r.integer("num_experts_per_tok", "experts_per_token"),
+        moe_ffn_size=r.integer("intermediate_size"))
+    window = r.optional_integer("sliding_window")
+    kinds = r.config.get("layer_types") or []
+    if window:
+        full = [i for i, kind in enumerate(kinds) if kind == "full_attention"]
+        every = full[1] - full[0] if len(full) > 1 else 0
+        if full and full != list(range(full[0], n_layers, every or n_layers)):
+            raise CatalogFileError(f"{r.origin}: layer_types must mark every n-th layer "
+                                   f"full_attention to be modelled, got {kinds!r}")
+        fields.update(sliding_window=window,
+                      global_attention_every=every or (n_layers if full else 0))
+    return fields
+
+
 _FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
+    "gpt_oss": _gpt_oss,
     "llama4": _llama4,
     "llama4_text": _llama4,
     "llama": _llama_like,
@@ -216,8 +239,9 @@ def from_hf_config(
 ) -> Architecture:
     """Read a Hugging Face ``config.json`` (a file, a folder holding one, or a parsed dict).
 
-    Supported ``model_type`` values: Llama, Llama 4, Mistral, Mixtral, Qwen2, OLMo 2, GPT-2,
-    GPT-NeoX, Falcon and DeepSeek-V2/V3. The file is parsed as JSON only; nothing is executed.
+    Supported ``model_type`` values: Llama, Llama 4, gpt-oss, Mistral, Mixtral, Qwen2, OLMo 2,
+    GPT-2, GPT-NeoX, Falcon and DeepSeek-V2/V3. The file is parsed as JSON only; nothing is
+    executed.
 
     Raises
     ------
