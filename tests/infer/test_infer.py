@@ -182,6 +182,29 @@ def test_decode_is_bandwidth_bound_then_compute_bound() -> None:
     assert_allclose(float(one.tpot_s), tpot[2])
 
 
+def test_batch_prefill_runs_a_forward_pass_per_token_budget() -> None:
+    """An engine prefills a cycle's prompts a pass at a time, as many whole prompts as its
+    token budget holds: 32 prompts of 2,048 tokens under TensorRT-LLM's 8,192 are 8 passes of
+    4, each paying the host's per-iteration time and, for a mixture of experts, reading the
+    touched experts again (Qwen3-235B-A22B on 8 H200s: one pass of 65,536 tokens would be
+    faster). Under attention data parallelism each of the 8 ranks fills its own budget, so the
+    32 prompts go in one pass."""
+    cat = get_catalog()
+    arch = cat.model("qwen3-235b-a22b")
+    gemm, attn = serving_rates(cat.accelerator("h200-sxm"), cat, precision="fp8")
+    kw = dict(prompt=2048, output=128, tp=8, ep=8, weight_bytes=1.0, kv_precision="fp8",
+              capacity_bytes=141e9, request_overhead_s=1e-3, max_tokens_per_iteration=8192)
+
+    def prefill_s(batch: float, **extra: object) -> float:
+        m = evaluate_serving(arch, gemm, attention_rates=attn, batch=batch, **{**kw, **extra})
+        return float(m.batch_prefill_s)
+
+    assert prefill_s(32) == pytest.approx(8 * prefill_s(4))
+    assert prefill_s(32) > 1.05 * prefill_s(32, max_tokens_per_iteration=float("inf"))
+    assert prefill_s(32, attention_dp=True) == pytest.approx(
+        prefill_s(32, attention_dp=True, max_tokens_per_iteration=float("inf")))
+
+
 def test_per_query_head_kernels_read_the_cache_once_per_query_head() -> None:
     """Llama 2 70B has 8 query heads per key/value head: a 2023 decode kernel that streams
     the cache per query head reads it 8 times, which is what TensorRT-LLM v0.6.1's static-batch

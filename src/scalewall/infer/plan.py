@@ -195,16 +195,20 @@ def evaluate_serving(
         passes the catalog's (0.6), and the default 1 puts every busy second at TDP.
     request_overhead_s : [s] host time per prefill iteration in which the devices wait
         (scheduling, input preparation, sampling the first token); added to the time to first
-        token and to each cycle's batched prefill. The planner passes the catalog's (0.9 ms,
-        measured by Vidur on a vLLM-based engine); the default 0 is kernels only.
+        token and to each forward pass of a cycle's batched prefill. The planner passes the
+        catalog's (0.9 ms, measured by Vidur on a vLLM-based engine); the default 0 is kernels
+        only.
     host_time_per_sequence_s : [s] the engine's host (CPU) time per running sequence per
         decode step (scheduling, input preparation, sampling). Engines overlap it with the
         devices' work, so a decode step takes the larger of the two; it binds for models with
         little work per token at batches in the thousands. The planner passes the catalog's
         (29.4 us, TensorRT-LLM's measured host step); the default 0 is kernels only.
-    max_tokens_per_iteration : [tokens] the most one forward pass takes; a batch's prompts are
-        prefilled in chunks of at most this many tokens, which bounds the workspace. The
-        planner passes the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
+    max_tokens_per_iteration : [tokens] the most one forward pass takes (each rank's, under
+        attention data parallelism); a batch's prompts are prefilled a pass at a time, as many
+        whole prompts as this holds and at least one, which bounds the workspace and sets the
+        size of the prefill GEMMs: a mixture-of-experts layer reads its touched experts once
+        per pass, each of them running only its share of the pass's tokens. The planner passes
+        the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
     attention_dp : attention data-parallel across each replica's ``tp`` devices (see
         :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
         device's cache only its own sequences'.
@@ -221,7 +225,8 @@ def evaluate_serving(
     :math:`\\min(b\\,s_p, C)\\,(4h + 3f/t)` 16-bit values (:math:`C`:
     ``max_tokens_per_iteration``; :math:`f` the MLP width, :math:`k` routed experts' plus the
     shared ones' for mixture-of-experts layers).
-    Throughput: :math:`b\\,o / (t_{prefill}(b) + o\\,t_{decode}(b, s_p + o/2))` per replica,
+    Throughput: :math:`b\\,o / (n\\,t_{prefill}(b/n) + o\\,t_{decode}(b, s_p + o/2))` per
+    replica, over the :math:`n` forward passes the prompts take,
     with :math:`t_{decode} = \\max(t_{devices}, c\\,b)` (:math:`c`: host time per sequence).
     Without chunked prefill, the prefills of the other :math:`b - 1` requests of a cycle stall
     every running sequence, so the inter-token latency a user sees is
@@ -290,9 +295,16 @@ def evaluate_serving(
 
     one = prefill(arch, rates, batch=1.0, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
                   ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp)
-    many = one if b.ndim == 0 and float(b) == 1.0 else prefill(
-        arch, rates, batch=b, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_, ep=ep_,
-        attention_rates=attention_rates, attention_dp=attention_dp)
+    # the engine prefills the cycle's prompts a forward pass at a time, as many whole prompts
+    # as its token budget holds (at least one); under attention data parallelism every rank
+    # schedules its own requests against its own budget
+    ranks = tp_ if attention_dp else 1.0
+    whole = np.maximum(1.0, np.floor(max_tokens_per_iteration / np.maximum(sp, 1.0)))
+    per_pass = np.minimum(b, ranks * whole)
+    passes = b / per_pass
+    many = one if b.ndim == 0 and float(b) == 1.0 else _scaled(prefill(
+        arch, rates, batch=per_pass, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
+        ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp), passes)
     dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
                       kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
                       grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
@@ -304,7 +316,7 @@ def evaluate_serving(
     step = np.maximum(dec.step_s, host_work)
     host = np.broadcast_to(host_work, np.shape(step)).copy()
     ttft = one.step_s + overhead
-    batch_prefill = many.step_s + overhead
+    batch_prefill = many.step_s + passes * overhead
     cycle = batch_prefill + so * step
     replica_tps = b * so / cycle
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
@@ -324,6 +336,11 @@ def evaluate_serving(
         power_activity=np.clip(activity, 0.0, 1.0),
         decode=dec, batch_prefill=many,
     )
+
+
+def _scaled(step: StepTime, n: FloatArray) -> StepTime:
+    """``n`` steps run back to back: every time, token, FLOP and byte count times ``n``."""
+    return StepTime(**{f.name: np.asarray(getattr(step, f.name)) * n for f in fields(step)})
 
 
 @dataclass(frozen=True)
