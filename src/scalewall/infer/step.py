@@ -229,7 +229,15 @@ def _layer_flop_per_token(arch: Architecture) -> float:
 
 
 def _elementwise_bytes_per_token(arch: Architecture, tp: FloatArray) -> FloatArray:
-    """Bytes the memory-bound kernels of one layer move per token on one device."""
+    """Bytes the memory-bound kernels of one layer move per token on one device.
+
+    A mixture-of-experts layer also moves its routed tokens: the permute reads each token and
+    writes its ``k`` copies grouped by expert, and the finalize reads the ``k`` expert outputs
+    back and writes their weighted sum, :math:`(2 + 2k)\\,h` 16-bit values, on every rank that
+    holds the token (TensorRT-LLM's ``expandInputRowsKernel`` and ``finalizeMoeRoutingKernel``;
+    vLLM's ``fused_moe`` gathers the copies inside its first GEMM and sums them in
+    ``moe_sum``). Under tensor parallelism every rank permutes every token.
+    """
     h = float(arch.hidden_size)
     f = float(arch.expert_ffn_size * (arch.n_active_experts + arch.n_shared_experts)
               if arch.is_moe else arch.ffn_size)
@@ -237,6 +245,11 @@ def _elementwise_bytes_per_token(arch: Architecture, tp: FloatArray) -> FloatArr
     rope = 2.0 * (arch.n_heads + arch.kv_heads) * arch.d_head * ACTIVATION_BYTES
     norms_residuals = 10.0 * h * ACTIVATION_BYTES  # 2 norms (r+w), 2 residual adds (2r+w)
     out: FloatArray = norms_residuals + (act + rope) / tp
+    if arch.is_moe:
+        # routed tokens: the permute reads each token and writes its k copies in expert order;
+        # the finalize reads the k expert outputs back and writes their weighted sum
+        k = float(arch.n_active_experts)
+        out = out + arch.n_moe_layers / arch.n_layers * (2.0 + 2.0 * k) * h * ACTIVATION_BYTES
     return out
 
 
