@@ -62,7 +62,7 @@ _TRAIN_METRICS: dict[str, Callable[[TrainingPlan], float]] = {
     "peak_memory_gib": lambda p: float(p.memory.peak_allocated_bytes) / GIB,
 }
 _INFER_METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "energy_j_per_token",
-                  "device_energy_j_per_token", "device_power_w")
+                  "device_energy_j_per_token", "device_power_w", "speculative_speedup")
 METRICS: tuple[str, ...] = (*_TRAIN_METRICS, *_INFER_METRICS, "loss")
 _WHOLE_RUN = ("device_hours", "days", "energy_mwh", "co2_t")
 #: Metric groups pooled as the project's accuracy targets state them: (metrics, target median

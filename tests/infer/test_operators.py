@@ -65,6 +65,20 @@ def test_rows_add_up_under_attention_data_parallelism(model: str) -> None:
     assert sum(shares) == pytest.approx(1.0, rel=1e-9)
 
 
+def test_speculative_plan_rows_are_the_verification_step() -> None:
+    """A speculative plan's decode table is its verification step: 8 sequences of 4 query
+    tokens (3 drafts and the next) run the GEMMs at M = 32, and the rows add up to the step."""
+    r = CliRunner().invoke(app, ["infer", "--model", "llama-3.1-70b", "--hardware", "h100-sxm",
+                                 "--devices", "4", "--tp", "4", "--batch", "8",
+                                 "--precision", "fp8", "--speculative-tokens", "3",
+                                 "--acceptance-rate", "0.7", "--ops", "--json"])
+    assert r.exit_code == 0, r.output
+    t = json.loads(r.stdout)["operators"]["decode"]
+    assert t["gemms"][0]["m"] == 32
+    shares = [g["step_share"] for g in t["gemms"]] + [g["step_share"] for g in t["rest"]]
+    assert sum(shares) == pytest.approx(1.0, rel=1e-9)
+
+
 def test_decode_is_under_the_memory_roof_and_prefill_under_the_compute_roof() -> None:
     """Llama 3.1 70B on one H100 in bf16: at one token a projection reads each 2-byte weight
     for 2 FLOP, an intensity of 1 FLOP/B, far below the ridge (228 FLOP/B: 0.69 of 989

@@ -77,6 +77,16 @@ def infer(
         min=0.0, max=10000.0, help="Serving-engine host time per running sequence per decode "
         "step [us] (scheduling, sampling), overlapped with the devices': a step takes the "
         "larger; default the catalog's 29.4, 0 for kernels alone.")] = None,
+    speculative_tokens: Annotated[int, typer.Option(
+        min=0, max=16, help="Tokens drafted per decode step by a one-layer draft module "
+        "(DeepSeek-V3 multi-token prediction, EAGLE) and verified in one step; 0: plain "
+        "decoding. Needs --accepted-tokens or --acceptance-rate.")] = 0,
+    accepted_tokens: Annotated[float | None, typer.Option(
+        help="Mean tokens emitted per speculative step (1 to --speculative-tokens + 1), as "
+        "engines report the acceptance length.")] = None,
+    acceptance_rate: Annotated[float | None, typer.Option(
+        help="Probability that a drafted token is accepted, in [0, 1): the tokens per step "
+        "follow (1 - a^(k+1)) / (1 - a) (Leviathan et al. 2023).")] = None,
     search: Annotated[bool, typer.Option("--search", help="Find the cheapest configuration "
                       "meeting --ttft and --tpot at --rps.")] = False,
     ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
@@ -109,6 +119,10 @@ def infer(
     from scalewall.infer.search import search_serving
 
     try:
+        if (speculative_tokens or accepted_tokens is not None
+                or acceptance_rate is not None) and (search or hybrid is not None):
+            raise InvalidParameter("speculative decoding is planned for one deployment: use "
+                                   "--speculative-tokens without --search and --hybrid")
         if ops and (search or hybrid is not None):
             raise InvalidParameter("--ops describes one planned deployment: use it without "
                                    "--search and --hybrid")
@@ -150,7 +164,8 @@ def infer(
                     request_overhead_s=None if request_overhead_ms is None
                     else request_overhead_ms / 1e3, requests_per_s=rps,
                     host_time_per_sequence_s=None if host_us_per_sequence is None
-                    else host_us_per_sequence / 1e6)
+                    else host_us_per_sequence / 1e6, speculative_tokens=speculative_tokens,
+                    accepted_tokens=accepted_tokens, acceptance_rate=acceptance_rate)
             except PlannerError as exc:
                 if hardware != "all":
                     raise
@@ -184,6 +199,12 @@ def infer(
                        f"({d['decode_host_s'] * 1e3:.3g} ms per step for "
                        f"{d['host_time_per_sequence_s'] * 1e6:.3g} us per sequence) outlasts "
                        f"the devices' ({d['decode_step']['step_s'] * 1e3:.3g} ms)",
+                       highlight=False, soft_wrap=True)
+        if d["speculative_tokens"]:
+            _out.print(f"{d['hardware']}: speculative decoding: {d['speculative_tokens']} "
+                       f"tokens drafted per step, {d['accepted_tokens']:.3g} emitted per step "
+                       f"of {d['decode_step']['step_s'] * 1e3:.3g} ms verification plus the "
+                       f"drafts (TPOT is the step over the tokens it emits)",
                        highlight=False, soft_wrap=True)
     for d in plans:
         load = d["load"]

@@ -148,7 +148,8 @@ def operator_table(arch: Architecture, rates: DeviceRates, step: StepTime, *, to
 def plan_operators(plan: ServingPlan, catalog: Catalog,
                    rates: DeviceRates | None = None) -> dict[str, Any]:
     """:func:`operator_table` of ``plan``'s decode step (its own, one micro-batch at the mean
-    decode context) and of one prompt's prefill, on one device of its replica; ``rates``: a
+    decode context; a speculative plan's verification of ``k + 1`` tokens per sequence) and of
+    one prompt's prefill, on one device of its replica; ``rates``: a
     calibration's, as :func:`~scalewall.infer.plan.plan_serving` takes them."""
     from scalewall.infer.plan import calibrated_serving_rates, serving_rates
 
@@ -162,10 +163,11 @@ def plan_operators(plan: ServingPlan, catalog: Catalog,
     pre = prefill(arch, gemm, batch=1, prompt=prompt, weight_bytes=wb, tp=plan.tp, pp=plan.pp,
                   ep=plan.ep, attention_rates=attn, attention_dp=plan.attention_dp)
     mb = plan.batch / min(plan.batch, plan.pp)  # sequences per micro-batch
+    q = plan.speculative_tokens + 1.0  # query tokens per sequence (a speculative step's k + 1)
     dp = plan.attention_dp
     return {
-        "decode": operator_table(arch, gemm, dec, tokens=mb, tp=plan.tp, weight_bytes=wb,
-                                 attn_tokens=float(np.ceil(mb / plan.tp)) if dp else None,
+        "decode": operator_table(arch, gemm, dec, tokens=mb * q, tp=plan.tp, weight_bytes=wb,
+                                 attn_tokens=float(np.ceil(mb / plan.tp)) * q if dp else None,
                                  ep=plan.ep),
         "prefill": operator_table(arch, gemm, pre, tokens=prompt, tp=plan.tp,
                                   weight_bytes=wb, attn_tokens=float(prompt) if dp else None,

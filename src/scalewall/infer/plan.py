@@ -35,6 +35,7 @@ from scalewall.infer.queueing import busy_fraction, ttft_under_load_s
 from scalewall.infer.step import (
     StepTime,
     decode_step,
+    draft_token_s,
     kv_bytes_per_sequence_per_device,
     prefill,
     weight_bytes_per_device,
@@ -173,7 +174,8 @@ def evaluate_serving(
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
     memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
     max_tokens_per_iteration: float = float("inf"), attention_dp: bool = False,
-    host_time_per_sequence_s: ArrayLike = 0.0,
+    host_time_per_sequence_s: ArrayLike = 0.0, speculative_tokens: ArrayLike = 0,
+    accepted_tokens: ArrayLike = 1.0,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -212,6 +214,16 @@ def evaluate_serving(
     attention_dp : attention data-parallel across each replica's ``tp`` devices (see
         :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
         device's cache only its own sequences'.
+    speculative_tokens : [tokens] drafted per step by a one-layer draft module (DeepSeek-V3's
+        multi-token prediction, EAGLE; :func:`~scalewall.infer.step.draft_token_s`), one call
+        per token, then verified with the token after them in one step of ``k + 1`` query
+        tokens per sequence; 0 (default) for plain decoding. The module adds one layer's
+        weights and KV cache.
+    accepted_tokens : [tokens] emitted per sequence per verified step, :math:`1 \\le \\tau
+        \\le k + 1`: the mean acceptance length engines report, or
+        :math:`(1 - \\alpha^{k+1})/(1 - \\alpha)` for a per-token acceptance rate
+        :math:`\\alpha` (Leviathan et al. 2023, arXiv:2211.17192, Eq. 1). The time per
+        output token is the step's time (drafts, verification, host) over :math:`\\tau`.
 
     Returns
     -------
@@ -272,6 +284,13 @@ def evaluate_serving(
     per_seq_full = kv_bytes_per_sequence_per_device(
         arch, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_,
         attention_dp=attention_dp)
+    k_spec = np.asarray(speculative_tokens, dtype=float)
+    tau = np.asarray(accepted_tokens, dtype=float)
+    drafting = bool(np.any(k_spec > 0))
+    if drafting:  # the draft module: one more layer of weights and of cache
+        weights = weights + np.where(k_spec > 0, n_params(arch) / arch.n_layers * weight_bytes
+                                     / (tp_ * pp_), 0.0)
+        per_seq_full = per_seq_full * np.where(k_spec > 0, 1.0 + 1.0 / arch.n_layers, 1.0)
     kv = b * per_seq_full
     h = float(arch.hidden_size)
     # MLP intermediate per token: each routed token's k expert copies (and shared experts)
@@ -305,25 +324,30 @@ def evaluate_serving(
     many = one if b.ndim == 0 and float(b) == 1.0 else _scaled(prefill(
         arch, rates, batch=per_pass, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
         ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp), passes)
-    dec = decode_step(arch, rates, batch=b, context=ctx, weight_bytes=weight_bytes,
-                      kv_precision=kv_precision, tp=tp_, pp=pp_, ep=ep_,
-                      grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
+    step_kw: dict[str, Any] = dict(
+        batch=b, context=ctx, weight_bytes=weight_bytes, kv_precision=kv_precision, tp=tp_,
+        pp=pp_, ep=ep_, grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
+    dec = decode_step(arch, rates, query_tokens=k_spec + 1.0, **step_kw)
+    draft = k_spec * draft_token_s(decode_step(arch, rates, **step_kw), arch) if drafting else 0.0
     overhead = np.asarray(request_overhead_s, dtype=float)
     # the engine's host work per decode step, overlapped with the devices': one scheduler per
     # replica, or per rank under attention data parallelism
     scheduled = np.ceil(b / tp_) if attention_dp else b
     host_work = np.asarray(host_time_per_sequence_s, dtype=float) * scheduled
-    step = np.maximum(dec.step_s, host_work)
+    verify = np.maximum(dec.step_s + draft, host_work)  # a step: drafts, then verification
+    step = verify / tau  # per output token
     host = np.broadcast_to(host_work, np.shape(step)).copy()
     ttft = one.step_s + overhead
     batch_prefill = many.step_s + passes * overhead
     cycle = batch_prefill + so * step
     replica_tps = b * so / cycle
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
+    steps = so / tau
     kernel_s = (many.gemm_s + many.attention_s + many.elementwise_s + many.comm_s
-                + so * (dec.gemm_s + dec.attention_s + dec.elementwise_s + dec.comm_s)) / pp_
-    flop_s = np.minimum((many.flop + so * dec.flop) / (replica * rates.peak_flop_per_s
-                                                     * rates.matmul_efficiency), kernel_s)
+                + steps * (dec.gemm_s + dec.attention_s + dec.elementwise_s + dec.comm_s
+                           + draft)) / pp_
+    flop_s = np.minimum((many.flop + steps * dec.flop) / (replica * rates.peak_flop_per_s
+                                                        * rates.matmul_efficiency), kernel_s)
     activity = (flop_s + memory_bound_power_fraction * kernel_s) / cycle
     return ServingMetrics(
         weights_bytes_per_device=weights, kv_bytes_per_device=kv,
@@ -375,6 +399,8 @@ class ServingPlan:
     attention_dp: bool = False  # attention data-parallel across each replica's tp devices
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
     host_time_per_sequence_s: float = 0.0  # its host time per running sequence per step
+    speculative_tokens: int = 0  # drafted per step by a one-layer draft module
+    accepted_tokens: float = 1.0  # emitted per sequence per step
     requests_per_s: float | None = None  # offered load, when given
     utilization: float | None = None  # of the replicas' capacity at that load
     queue_wait_s: float | None = None  # mean wait for a free slot at that load
@@ -407,6 +433,8 @@ class ServingPlan:
             "attention_dp": self.attention_dp, "request_overhead_s": self.request_overhead_s,
             "host_time_per_sequence_s": self.host_time_per_sequence_s,
             "decode_host_s": f(m.decode_host_s), "host_bound": self.host_bound,
+            "speculative_tokens": self.speculative_tokens,
+            "accepted_tokens": self.accepted_tokens,
             "load": None if self.requests_per_s is None else {
                 "requests_per_s": self.requests_per_s, "utilization": self.utilization,
                 "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s,
@@ -496,6 +524,9 @@ def plan_serving(
     request_overhead_s: float | None = None,
     host_time_per_sequence_s: float | None = None,
     requests_per_s: float | None = None,
+    speculative_tokens: int = 0,
+    accepted_tokens: float | None = None,
+    acceptance_rate: float | None = None,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -532,6 +563,11 @@ def plan_serving(
         utilization, the mean wait for a free slot and the mean time to first token at that
         load (:func:`~scalewall.infer.queueing.ttft_under_load_s`); a load beyond the
         deployment's capacity is reported as a reason it does not serve.
+    speculative_tokens : tokens drafted per step by a one-layer draft module (multi-token
+        prediction, EAGLE) and verified in one step (see :func:`evaluate_serving`); 0 for
+        plain decoding. With it, give the acceptance as ``accepted_tokens`` (mean tokens
+        emitted per step, 1 to ``speculative_tokens + 1``, as engines report it) or as
+        ``acceptance_rate`` (per drafted token, in [0, 1)).
 
     Raises
     ------
@@ -565,6 +601,7 @@ def plan_serving(
     if not 0.0 <= host <= 0.01:
         raise InvalidParameter(f"host_time_per_sequence_s must be in [0, 0.01] seconds, got "
                                f"{host_time_per_sequence_s!r}")
+    k_spec, tau = speculative_acceptance(speculative_tokens, accepted_tokens, acceptance_rate)
     if requests_per_s is not None and not 0.0 < requests_per_s <= 1e9:
         raise InvalidParameter(
             f"requests_per_s must be in (0, 1e9], got {requests_per_s!r}")
@@ -601,7 +638,8 @@ def plan_serving(
     m = evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
-        grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp, **consts)
+        grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp,
+        speculative_tokens=k_spec, accepted_tokens=tau, **consts)
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
     if tp is None or pp is None:
@@ -693,8 +731,42 @@ def plan_serving(
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
         attention_dp=attention_dp, request_overhead_s=overhead, host_time_per_sequence_s=host,
-        at_load=at_load, **load,
+        speculative_tokens=k_spec, accepted_tokens=tau, at_load=at_load, **load,
     )
+
+
+def speculative_acceptance(speculative_tokens: Any, accepted_tokens: Any = None,
+                           acceptance_rate: Any = None) -> tuple[int, float]:
+    """Checked drafted tokens per step ``k`` and mean tokens emitted per step ``tau``: given,
+    or from a per-token acceptance rate :math:`\\alpha` as
+    :math:`(1 - \\alpha^{k+1})/(1 - \\alpha)` (Leviathan et al. 2023, arXiv:2211.17192,
+    Eq. 1)."""
+    k = _check_int("speculative_tokens", speculative_tokens, minimum=0)
+    if k > 16:
+        raise InvalidParameter(f"speculative_tokens must be in [0, 16], got {k}")
+    if accepted_tokens is not None and acceptance_rate is not None:
+        raise InvalidParameter("give accepted_tokens or acceptance_rate, not both")
+    if k == 0:
+        if (acceptance_rate is not None
+                or (accepted_tokens is not None and accepted_tokens != 1)):
+            raise InvalidParameter(
+                "accepted_tokens and acceptance_rate need speculative_tokens >= 1, got 0")
+        return 0, 1.0
+    if acceptance_rate is not None:
+        a = float(acceptance_rate)
+        if not 0.0 <= a < 1.0:
+            raise InvalidParameter(f"acceptance_rate must be in [0, 1), got {acceptance_rate!r}")
+        return k, (1.0 - a ** (k + 1)) / (1.0 - a)
+    if accepted_tokens is None:
+        raise InvalidParameter(
+            f"speculative_tokens={k} needs accepted_tokens (mean tokens per step, 1 to {k + 1}) "
+            f"or acceptance_rate (per drafted token, in [0, 1))")
+    t = float(accepted_tokens)
+    if not 1.0 <= t <= k + 1:
+        raise InvalidParameter(
+            f"accepted_tokens must be in [1, {k + 1}] with speculative_tokens={k}, "
+            f"got {accepted_tokens!r}")
+    return k, t
 
 
 def load_footprint(accel: Accelerator, cat: Catalog, *, n_devices: ArrayLike,

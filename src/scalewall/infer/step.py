@@ -59,6 +59,7 @@ __all__ = [
     "ACTIVATION_BYTES",
     "StepTime",
     "decode_step",
+    "draft_token_s",
     "kv_bytes_per_sequence_per_device",
     "prefill",
     "weight_bytes_per_device",
@@ -88,6 +89,7 @@ class StepTime:
     flop: FloatArray  # model FLOP of the step
     attention_flop: FloatArray | float = 0.0  # of the attention kernels, one device, per step
     attention_bytes: FloatArray | float = 0.0  # they move: KV cache (decode), Q, K, V, O (prefill)
+    head_s: FloatArray | float = 0.0  # the output head's GEMM, inside gemm_s and step_s
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: np.asarray(getattr(self, f.name)).tolist() for f in fields(self)}
@@ -297,8 +299,10 @@ def decode_step(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, context: ArrayLike,
     weight_bytes: float, kv_precision: str, tp: ArrayLike = 1, pp: ArrayLike = 1,
     ep: ArrayLike = 1, grouped_kv_reads: bool = True, attention_dp: bool = False,
+    query_tokens: ArrayLike = 1,
 ) -> StepTime:
-    """One decode step of a replica: every one of ``batch`` sequences emits one token.
+    """One decode step of a replica: every one of ``batch`` sequences emits one token (or
+    has ``query_tokens`` verified at once, under speculative decoding).
 
     Parameters
     ----------
@@ -320,6 +324,12 @@ def decode_step(
         its own share of the sequences with every head and a whole copy of the attention
         weights, so no KV head (or MLA latent) is held twice; the MLP or experts stay split.
         The busiest device, with :math:`\\lceil b/t \\rceil` sequences, sets the pace.
+    query_tokens : tokens of each sequence in the step: 1 for plain decoding, :math:`k + 1`
+        when a speculative step verifies ``k`` drafted tokens and the one after them. The
+        GEMMs, routed experts, collectives and memory-bound kernels run on that many times the
+        tokens and attention does that many times the FLOP, but each sequence's cache is read
+        once for all its query tokens (the multi-token decode kernels of TensorRT-LLM's XQA
+        and FlashInfer).
 
     Returns
     -------
@@ -338,6 +348,7 @@ def decode_step(
     """
     b = np.asarray(batch, dtype=float)
     s = np.asarray(context, dtype=float)
+    q = np.asarray(query_tokens, dtype=float)
     tp_, pp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
     L = float(arch.n_layers)
     m = np.minimum(b, pp_)
@@ -345,8 +356,8 @@ def decode_step(
     # attention: each device's own sequences, all heads, under attention data parallelism
     seqs = np.ceil(mb / tp_) if attention_dp else mb
     att_tp = np.ones_like(tp_) if attention_dp else tp_
-    gemm = _layer_gemm_s(arch, mb, tp_, rates, weight_bytes, ep=ep_,
-                         attn_tokens=seqs if attention_dp else None)
+    gemm = _layer_gemm_s(arch, mb * q, tp_, rates, weight_bytes, ep=ep_,
+                         attn_tokens=seqs * q if attention_dp else None)
     # attention over the cache, per layer and micro-batch: the keys and values each new token
     # attends to (a local layer: its window or chunk)
     ctx = attended_tokens(arch, s)
@@ -369,26 +380,42 @@ def decode_step(
         qk = v = float(arch.d_head)
     attn_flop = arch.n_attention_layers / L * 2.0 * ctx * a * (qk + v) / att_tp
     attn = np.maximum(stream_time_s(seqs * kv_layer, rates),
-                      seqs * attn_flop / rates.attention_flop_per_s)
+                      seqs * q * attn_flop / rates.attention_flop_per_s)
     attn = attn + rates.kernel_launch_s * arch.n_attention_layers / L
-    elem_bytes = mb * (_elementwise_bytes_per_token(arch, tp_)
-                       + _ssm_update_bytes(arch, kv_precision) / tp_)
+    elem_bytes = mb * q * (_elementwise_bytes_per_token(arch, tp_)
+                           + _ssm_update_bytes(arch, kv_precision) / tp_)
     elem = stream_time_s(elem_bytes, rates) + _ELEMENTWISE_KERNELS_PER_LAYER * (
         rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, mb, tp_, ep_, rates, attention_dp)
+    comm = _tp_comm_s(arch, mb * q, tp_, ep_, rates, attention_dp)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
-    head = matmul_time_s(mb, V / tp_, h, rates, operand_bytes=weight_bytes)
-    hops = pp_ * _hop_s(mb, arch, tp_, pp_, rates)
+    head = matmul_time_s(mb * q, V / tp_, h, rates, operand_bytes=weight_bytes)
+    hops = pp_ * _hop_s(mb * q, arch, tp_, pp_, rates)
     layer = gemm + attn + elem + comm
     step = L * layer + head + hops
-    flop = b * (L * _layer_flop_per_token(arch) + 2.0 * V * h
-                + L * attn_flop * att_tp) * np.ones_like(step)
+    flop = b * q * (L * _layer_flop_per_token(arch) + 2.0 * V * h
+                    + L * attn_flop * att_tp) * np.ones_like(step)
     return StepTime(
         gemm_s=L * gemm + head, attention_s=L * attn, elementwise_s=L * elem,
-        comm_s=L * comm + hops, step_s=step, tokens=b * np.ones_like(step), flop=flop,
-        attention_flop=L * seqs * attn_flop * np.ones_like(step),
+        comm_s=L * comm + hops, step_s=step, tokens=b * q * np.ones_like(step), flop=flop,
+        attention_flop=L * seqs * q * attn_flop * np.ones_like(step),
         attention_bytes=L * seqs * kv_layer * np.ones_like(step),
+        head_s=head * np.ones_like(step),
     )
+
+
+def draft_token_s(step: StepTime, arch: Architecture) -> FloatArray:
+    """Time to draft one token per sequence with a one-layer draft module [s]: the average
+    layer of the target at the same batch, plus the output head it shares with the target.
+
+    This is the speculative decoding of DeepSeek-V3's multi-token prediction modules (one
+    transformer block each, sharing the embedding and output head; DeepSeek-AI 2024,
+    arXiv:2412.19437, Sec. 2.2) and of EAGLE's one-layer draft head (Li et al. 2024,
+    arXiv:2401.15077), run autoregressively, one module call per drafted token. ``step`` is
+    the target's plain decode step (one query token) at the batch and context in question.
+    """
+    head = np.asarray(step.head_s)
+    out: FloatArray = (np.asarray(step.step_s) - head) / arch.n_layers + head
+    return out
 
 
 def prefill(
@@ -451,6 +478,7 @@ def prefill(
         tokens=b * s * np.ones_like(step), flop=flop * np.ones_like(step),
         attention_flop=scale * L * T_att * attn_flop * np.ones_like(step),
         attention_bytes=scale * L * T_att * qkvo * np.ones_like(step),
+        head_s=scale * head * np.ones_like(step),
     )
 
 

@@ -14,9 +14,17 @@ Metrics and their meaning here:
   the request's prefill included; ``device_energy_j_per_token``: the accelerator boards'
   share alone, as NVML-based meters (Zeus, ML.ENERGY) measure it; ``device_power_w``: the
   mean power of one accelerator board while serving [W].
+- ``speculative_speedup``: a user's decode rate with speculative decoding over the same
+  deployment's without (columns ``speculative_tokens``, the tokens drafted per step by a
+  one-layer draft module, and ``accepted_tokens``, the mean tokens emitted per step, are
+  required); it isolates the speculative model from the error of the plain decode step.
 
 Optional column ``kv_precision``: the KV cache's precision (bf16, fp16, fp8, int8); blank, the
 planner's default for the weights' precision (8-bit with 8- or 4-bit weights, else 16-bit).
+
+Optional columns ``speculative_tokens`` and ``accepted_tokens``: tokens drafted per step by a
+one-layer draft module and the mean tokens emitted per step (speculative decoding); blank,
+plain decoding.
 
 Optional column ``attention_dp`` (0/1): attention data-parallel across the replica's ``tp``
 devices (engines' ``enable_attention_dp``, ``--enable-dp-attention``); blank, 0.
@@ -92,6 +100,16 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         attention_dp=bool(_num(row, "attention_dp", rownum) or 0.0),
         kv_precision=(row.get("kv_precision") or "").strip() or None,
     )
+    spec = _num(row, "speculative_tokens", rownum, integer=True)
+    accepted = _num(row, "accepted_tokens", rownum)
+    if metric == "speculative_speedup" and (not spec or accepted is None):
+        raise CatalogFileError(
+            f"row {rownum}: metric 'speculative_speedup' needs speculative_tokens >= 1 and "
+            f"accepted_tokens, got {row.get('speculative_tokens')!r} and "
+            f"{row.get('accepted_tokens')!r}")
+    if spec:
+        kwargs["speculative_tokens"] = int(spec)
+        kwargs["accepted_tokens"] = accepted
     overhead_ms = _num(row, "request_overhead_ms", rownum)
     host_us = _num(row, "host_us_per_sequence", rownum)
     for key, value, high in (("request_overhead_ms", overhead_ms, 10_000.0),
@@ -125,6 +143,11 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
         return float(m.tpot_s if context is not None else m.itl_s)
     if metric == "decode_tokens_per_s":
         return float(m.decode_tokens_per_s)
+    if metric == "speculative_speedup":
+        plain = plan_serving(arch, hardware, **{
+            **kwargs, "speculative_tokens": 0, "accepted_tokens": None,
+            "batch": batch, "tp": plan.tp, "pp": plan.pp})
+        return float(m.tokens_per_s_per_user / plain.metrics.tokens_per_s_per_user)
     if metric in ("energy_j_per_token", "device_energy_j_per_token", "device_power_w"):
         value = getattr(plan, metric)
         if value is None:
@@ -133,4 +156,4 @@ def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> flo
     raise CatalogFileError(
         f"row {rownum}: metric {metric!r} is not an inference metric (ttft_s, tpot_s, "
         f"decode_tokens_per_s, energy_j_per_token, device_energy_j_per_token, "
-        f"device_power_w)")
+        f"device_power_w, speculative_speedup)")
