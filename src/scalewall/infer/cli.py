@@ -60,8 +60,9 @@ def infer(
     tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
     pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
     ep: Annotated[int, typer.Option(min=1, help="Expert-parallel degree (mixture-of-experts "
-                  "models): experts split over this many devices, tokens exchanged by "
-                  "all-to-all.")] = 1,
+                  "models): experts split over this many devices; tokens exchanged by "
+                  "all-to-all under --attention-dp or ep > tp, else summed by the "
+                  "all-reduce.")] = 1,
     attention_dp: Annotated[bool, typer.Option(
         "--attention-dp", help="Attention data-parallel across each replica's tp devices "
         "(SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp): each device attends "

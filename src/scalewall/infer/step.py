@@ -266,10 +266,18 @@ def _ssm_update_bytes(arch: Architecture, state_precision: str) -> float:
 def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray,
                rates: DeviceRates, attention_dp: bool = False) -> FloatArray:
     """Collectives of the average layer: two all-reduces of :math:`T h` activations (one
-    with a parallel block); MoE layers under expert parallelism exchange the routed tokens by
-    two all-to-alls instead of the MLP's all-reduce. Under attention data parallelism the
-    attention's all-reduce goes (each device finishes its own sequences' attention); the MLP
-    gathers the group's tokens and scatters the sums back, as much traffic as its all-reduce."""
+    with a parallel block). Under attention data parallelism the attention's all-reduce goes
+    (each device finishes its own sequences' attention); the MLP gathers the group's tokens and
+    scatters the sums back, as much traffic as its all-reduce.
+
+    Expert parallelism inside a tensor-parallel group (``ep <= tp``, attention split by head)
+    moves no tokens: after the attention's all-reduce every rank holds every token, runs its
+    own experts on the ones routed to them, and the MoE output's all-reduce sums the ranks'
+    shares, as the dense MLP's does (TensorRT-LLM's min-latency DeepSeek-R1: local reduction
+    and one-shot all-reduce, tech blog 1; SGLang's and vLLM's expert parallelism without
+    data-parallel attention). Only when ranks hold different tokens, under attention data
+    parallelism or with ``ep > tp``, do the routed tokens travel, by two all-to-alls
+    (dispatch and combine) in place of the MLP's collective."""
     h = float(arch.hidden_size)
     bw = group_bandwidth_bytes_per_s(tp, 1.0, rates)
     one = all_reduce_time_s(T * h * ACTIVATION_BYTES, tp, bw, rates)
@@ -281,7 +289,8 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
         a2a = all_to_all_time_s(T * arch.n_active_experts * h * ACTIVATION_BYTES / ep
                                 * expert_load_factor(arch, ep), ep,
                                 group_bandwidth_bytes_per_s(ep, 1.0, rates), rates)
-        out = out + moe * np.where(ep > 1, 2.0 * a2a - one, 0.0)
+        dispatch = (ep > 1) & ((ep > tp) | attention_dp)
+        out = out + moe * np.where(dispatch, 2.0 * a2a - one, 0.0)
     return out
 
 
