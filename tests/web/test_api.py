@@ -90,6 +90,20 @@ def test_serve_plan_matches_public_api(client: Any) -> None:
     assert got["evidence"]["groups"]["decode"]["n"] > 10
 
 
+def test_serve_plan_speculative_decoding(client: Any) -> None:
+    body = {"model": "deepseek-v3", "hardware": "b200", "devices": 8, "tp": 8, "ep": 4,
+            "batch": 1, "prompt": 1024, "output": 2048, "precision": "fp4",
+            "speculative_tokens": 3, "accepted_tokens": 2.82}
+    got = client.post("/api/serve/plan", json=body).json()
+    want = plan_serving("deepseek-v3", "b200", n_devices=8, tp=8, ep=4, batch=1, prompt=1024,
+                        output=2048, precision="fp4", speculative_tokens=3,
+                        accepted_tokens=2.82).to_dict()
+    assert_allclose(got["tpot_s"], want["tpot_s"], rtol=1e-12)
+    assert got["speculative_tokens"] == 3 and got["accepted_tokens"] == 2.82
+    r = client.post("/api/serve/plan", json={**body, "accepted_tokens": None})
+    assert r.status_code == 422 and "needs accepted_tokens" in r.text
+
+
 def test_serve_search(client: Any) -> None:
     r = client.post("/api/serve/search", json={"model": "llama-3.1-8b",
                                                 "hardware": ["h100-sxm", "h200-sxm"]})

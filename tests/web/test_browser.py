@@ -152,6 +152,14 @@ def test_switch_views_compare_and_serve(page: Any, server_url: str) -> None:
     assert "hybrid of equal size" in hybrid_title and "cheaper per token" in hybrid_title
     assert "view=serve" in page.url and "batch=32" in page.url
     page.screenshot(path=str(ARTIFACTS / "serve.png"), full_page=True)
+    plain_tpot = page.locator("#serve-cards .card[data-key=tpot] .value").inner_text()
+    page.fill("input[name=s_spec]", "3")
+    page.fill("input[name=s_accepted]", "2.5")
+    page.click("#go")
+    _text(page, "#serve-cards .card[data-key=tpot] .sub", "speculative: 3 drafted")
+    _ready(page)
+    spec_tpot = page.locator("#serve-cards .card[data-key=tpot] .value").inner_text()
+    assert float(spec_tpot.split()[0]) < float(plain_tpot.split()[0]), (spec_tpot, plain_tpot)
     assert not page.errors, page.errors
 
 

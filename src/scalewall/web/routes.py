@@ -215,7 +215,9 @@ def serve_plan(ctx: Context, req: ServeRequest, hardware: str) -> ServingPlan:
         request_overhead_s=None if req.request_overhead_ms is None
         else req.request_overhead_ms / 1e3, requests_per_s=req.requests_per_s,
         host_time_per_sequence_s=None if req.host_us_per_sequence is None
-        else req.host_us_per_sequence / 1e6, catalog=ctx.catalog,
+        else req.host_us_per_sequence / 1e6, speculative_tokens=req.speculative_tokens,
+        accepted_tokens=req.accepted_tokens, acceptance_rate=req.acceptance_rate,
+        catalog=ctx.catalog,
     )
 
 

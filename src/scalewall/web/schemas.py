@@ -133,6 +133,16 @@ class ServeRequest(_Strict):
     requests_per_s: float | None = Field(
         default=None, gt=0.0, le=1e9, description="Offered load: adds the utilization, queue "
         "wait and time to first token at that load (`load`).")
+    speculative_tokens: int = Field(
+        default=0, ge=0, le=16, description="Tokens drafted per decode step by a one-layer "
+        "draft module (multi-token prediction, EAGLE) and verified in one step; 0: plain "
+        "decoding. Needs `accepted_tokens` or `acceptance_rate`.")
+    accepted_tokens: float | None = Field(
+        default=None, ge=1.0, le=17.0, description="Mean tokens emitted per speculative step "
+        "(1 to speculative_tokens + 1).")
+    acceptance_rate: float | None = Field(
+        default=None, ge=0.0, lt=1.0, description="Probability that a drafted token is "
+        "accepted; tokens per step (1 - a^(k+1)) / (1 - a).")
 
 
 class ServePlanRequest(ServeRequest):

@@ -65,7 +65,9 @@
       output: integer("output", {optional: false}), precision: v("s_precision"),
       grouped_kv_reads: v("s_kv_reads") !== "per-head",
       ep: integer("s_ep") || 1, attention_dp: v("s_attention") === "dp",
-    }, v("rps").trim() === "" ? {} : {requests_per_s: parseFloat(v("rps"))});
+      speculative_tokens: integer("s_spec", {min: 0}) || 0,
+    }, v("rps").trim() === "" ? {} : {requests_per_s: parseFloat(v("rps"))},
+    v("s_accepted").trim() === "" ? {} : {accepted_tokens: parseFloat(v("s_accepted"))});
   }
   function compareList() {
     return Array.from(document.querySelectorAll("#compare-list input:checked")).map((x) => x.value);
