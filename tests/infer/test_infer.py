@@ -855,3 +855,6 @@ def test_infer_cli_speculative_decoding() -> None:
     r = runner.invoke(app, ["infer", "--model", "deepseek-v3", "--hardware", "b200",
                             "--devices", "8", "--speculative-tokens", "3"])
     assert r.exit_code == 1 and "needs accepted_tokens" in r.output
+    r = runner.invoke(app, ["infer", "--hybrid", "8", "--speculative-tokens", "3",
+                            "--accepted-tokens", "2"])
+    assert r.exit_code == 1 and "without --hybrid" in r.output

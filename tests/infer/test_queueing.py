@@ -121,6 +121,28 @@ def test_search_and_plan_agree_on_the_chosen_deployment() -> None:
     assert load["energy_j_per_token"] == pytest.approx(b["energy_j_per_output_token"], rel=1e-9)
 
 
+def test_search_with_speculative_decoding_agrees_with_the_plan_and_needs_fewer_devices() -> None:
+    """Llama 3.1 70B on H100s at 5 requests/s within 15 ms per token: drafting 3 tokens a step
+    at a 0.7 acceptance rate (2.53 tokens per step, Leviathan et al. Eq. 1) meets the target on
+    a smaller deployment, and the plan of the chosen deployment gives the same figures."""
+    from scalewall.infer import plan_serving
+
+    kw = dict(requests_per_s=5, prompt=1024, output=256, tpot_s=0.015, ttft_s=1.0,
+              hardware=["h100-sxm"])
+    plain = search_serving("llama-3.1-70b", **kw)  # type: ignore[arg-type]
+    spec = search_serving("llama-3.1-70b", speculative_tokens=3, acceptance_rate=0.7,
+                          **kw)  # type: ignore[arg-type]
+    assert plain.best is not None and spec.best is not None
+    b = spec.best
+    assert b["speculative_tokens"] == 3 and b["accepted_tokens"] == pytest.approx(2.533)
+    assert b["n_devices"] < plain.best["n_devices"]
+    p = plan_serving("llama-3.1-70b", b["hardware"], n_devices=b["n_devices"], batch=b["batch"],
+                     prompt=1024, output=256, tp=b["tp"], pp=b["pp"], precision=b["precision"],
+                     requests_per_s=5, speculative_tokens=3, acceptance_rate=0.7)
+    assert float(p.metrics.itl_s) == pytest.approx(b["tpot_s"], rel=1e-9)
+    assert p.ttft_loaded_s == pytest.approx(b["ttft_s"], rel=1e-9)
+
+
 def test_cost_and_energy_per_token_at_a_light_load() -> None:
     """At 20% of capacity the devices are paid for all the time: a rented deployment's cost
     per token is five times the full-load figure. Its boards draw serving power whenever a

@@ -121,9 +121,9 @@ def infer(
 
     try:
         if (speculative_tokens or accepted_tokens is not None
-                or acceptance_rate is not None) and (search or hybrid is not None):
-            raise InvalidParameter("speculative decoding is planned for one deployment: use "
-                                   "--speculative-tokens without --search and --hybrid")
+                or acceptance_rate is not None) and hybrid is not None:
+            raise InvalidParameter("--hybrid compares plain decoding: use "
+                                   "--speculative-tokens without --hybrid")
         if ops and (search or hybrid is not None):
             raise InvalidParameter("--ops describes one planned deployment: use it without "
                                    "--search and --hybrid")
@@ -135,7 +135,9 @@ def infer(
             names = None if hardware == "all" else [hardware]
             result = search_serving(
                 model, hardware=names, requests_per_s=rps or 1.0, prompt=prompt, output=output,
-                ttft_s=ttft / 1e3, tpot_s=tpot / 1e3, objective=objective, catalog=cat)
+                ttft_s=ttft / 1e3, tpot_s=tpot / 1e3, objective=objective, catalog=cat,
+                speculative_tokens=speculative_tokens, accepted_tokens=accepted_tokens,
+                acceptance_rate=acceptance_rate)
             if as_json:
                 _json(result.to_dict())
             else:

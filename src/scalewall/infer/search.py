@@ -32,6 +32,7 @@ from scalewall.infer.plan import (
     priced,
     serving_constants,
     serving_rates,
+    speculative_acceptance,
 )
 from scalewall.infer.queueing import ttft_under_load_s
 from scalewall.units import BYTES_PER_ELEMENT
@@ -72,6 +73,9 @@ def search_serving(
     objective: str = "cost",
     precisions: tuple[str, ...] = ("bf16", "fp8", "int8", "int4", "fp4", "mxfp4"),
     max_batch: int = 1024,
+    speculative_tokens: int = 0,
+    accepted_tokens: float | None = None,
+    acceptance_rate: float | None = None,
     catalog: Catalog | None = None,
 ) -> SearchResult:
     """Cheapest (``objective='cost'``) or lowest-energy (``'energy'``) deployment serving
@@ -87,6 +91,8 @@ def search_serving(
     power (see :func:`~scalewall.infer.plan.evaluate_serving`) while a request is in it and at
     idle power otherwise, with the host share and the default PUE.
     Accelerators lacking what the objective needs are listed in ``skipped``.
+    ``speculative_tokens`` with ``accepted_tokens`` or ``acceptance_rate`` plans every
+    candidate with speculative decoding (see :func:`~scalewall.infer.plan.plan_serving`).
 
     Raises
     ------
@@ -105,6 +111,7 @@ def search_serving(
             f"({arch.max_seq_len})")
     if objective not in ("cost", "energy"):
         raise InvalidParameter(f"objective must be cost or energy, got {objective!r}")
+    spec = speculative_acceptance(speculative_tokens, accepted_tokens, acceptance_rate)
     names = hardware or sorted(cat.accelerators)
     d = cat.defaults
     region = cat.region(d.default_region)
@@ -136,7 +143,8 @@ def search_serving(
             pps = _POW2[_POW2 <= (256 if linked else 1)]
             bs = _POW2[_POW2 <= max_batch]
             T, P, B = np.meshgrid(tps, pps, bs, indexing="ij")  # (tp, pp, batch)
-            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, adp)
+            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, adp,
+                          spec)
             dp_note = ", attention data-parallel" if adp else ""
             n_cand += T.size
             fits = np.asarray(m.fits, dtype=bool)
@@ -186,7 +194,8 @@ def search_serving(
                 best = {
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
-                    "attention_dp": adp,
+                    "attention_dp": adp, "speculative_tokens": spec[0],
+                    "accepted_tokens": spec[1],
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
                     "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
                     "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
@@ -223,11 +232,13 @@ def search_serving(
 
 def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,
               T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
-              precision: str, attention_dp: bool = False) -> Any:
+              precision: str, attention_dp: bool = False,
+              spec: tuple[int, float] = (0, 1.0)) -> Any:
     return evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,
         weight_bytes=BYTES_PER_ELEMENT[precision], attention_dp=attention_dp,
-        kv_precision=kv_precision_for(precision, accel), **serving_constants(accel, cat))
+        kv_precision=kv_precision_for(precision, accel), speculative_tokens=spec[0],
+        accepted_tokens=spec[1], **serving_constants(accel, cat))
 
 
 # re-exported for callers that want the single-plan entry beside the search

@@ -352,7 +352,9 @@ def build_router(ctx: Context) -> APIRouter:
             return search_serving(
                 arch, hardware=req.hardware, requests_per_s=req.requests_per_s,
                 prompt=req.prompt, output=req.output, ttft_s=req.ttft_s, tpot_s=req.tpot_s,
-                objective=req.objective, catalog=cat,
+                objective=req.objective, speculative_tokens=req.speculative_tokens,
+                accepted_tokens=req.accepted_tokens, acceptance_rate=req.acceptance_rate,
+                catalog=cat,
             ).to_dict()
         return ctx.answer("serve-search:" + req.model_dump_json(), run)
 

@@ -191,6 +191,10 @@ class ServeSearchRequest(_Strict):
     ttft_s: float = Field(default=2.0, gt=0, le=3600)
     tpot_s: float = Field(default=0.1, gt=0, le=60)
     objective: Literal["cost", "energy"] = "cost"
+    speculative_tokens: int = Field(default=0, ge=0, le=16, description="Tokens drafted "
+                                    "per step, every candidate (see the plan request).")
+    accepted_tokens: float | None = Field(default=None, ge=1.0, le=17.0)
+    acceptance_rate: float | None = Field(default=None, ge=0.0, lt=1.0)
 
 
 class ConfigRequest(_Strict):
