@@ -11,6 +11,8 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 #: A scalar or an array; scalar in gives scalar out.
 ArrayLike: TypeAlias = float | int | npt.NDArray[np.float64] | npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+#: A flag per candidate: one bool for all, or an array that broadcasts with the others.
+BoolLike: TypeAlias = bool | npt.NDArray[np.bool_]
 
 
 def as_float(x: ArrayLike) -> FloatArray:

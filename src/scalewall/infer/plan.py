@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from scalewall._errors import InvalidLayout, InvalidParameter, PlannerError
-from scalewall._types import ArrayLike, BoolArray, FloatArray
+from scalewall._types import ArrayLike, BoolArray, BoolLike, FloatArray, where
 from scalewall.arch.counts import n_active_params, n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
@@ -173,7 +173,7 @@ def evaluate_serving(
     weight_bytes: float, kv_precision: str, capacity_bytes: float, reserved_bytes: float = 0.0,
     fragmentation: float = 0.0, grouped_kv_reads: bool = True,
     memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
-    max_tokens_per_iteration: float = float("inf"), attention_dp: bool = False,
+    max_tokens_per_iteration: float = float("inf"), attention_dp: BoolLike = False,
     host_time_per_sequence_s: ArrayLike = 0.0, speculative_tokens: ArrayLike = 0,
     accepted_tokens: ArrayLike = 1.0,
 ) -> ServingMetrics:
@@ -213,7 +213,8 @@ def evaluate_serving(
         the catalog's (8,192, TensorRT-LLM's default); the default is unbounded.
     attention_dp : attention data-parallel across each replica's ``tp`` devices (see
         :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
-        device's cache only its own sequences'.
+        device's cache only its own sequences'. A bool, or an array that broadcasts with the
+        other candidates' arguments (both layouts in one evaluation).
     speculative_tokens : [tokens] drafted per step by a one-layer draft module (DeepSeek-V3's
         multi-token prediction, EAGLE; :func:`~scalewall.infer.step.draft_token_s`), one call
         per token, then verified with the token after them in one step of ``k + 1`` query
@@ -317,7 +318,7 @@ def evaluate_serving(
     # the engine prefills the cycle's prompts a forward pass at a time, as many whole prompts
     # as its token budget holds (at least one); under attention data parallelism every rank
     # schedules its own requests against its own budget
-    ranks = tp_ if attention_dp else 1.0
+    ranks = where(attention_dp, tp_, np.ones_like(tp_))
     whole = np.maximum(1.0, np.floor(max_tokens_per_iteration / np.maximum(sp, 1.0)))
     per_pass = np.minimum(b, ranks * whole)
     passes = b / per_pass
@@ -332,7 +333,7 @@ def evaluate_serving(
     overhead = np.asarray(request_overhead_s, dtype=float)
     # the engine's host work per decode step, overlapped with the devices': one scheduler per
     # replica, or per rank under attention data parallelism
-    scheduled = np.ceil(b / tp_) if attention_dp else b
+    scheduled = where(attention_dp, np.ceil(b / tp_), b)
     host_work = np.asarray(host_time_per_sequence_s, dtype=float) * scheduled
     verify = np.maximum(dec.step_s + draft, host_work)  # a step: drafts, then verification
     step = verify / tau  # per output token

@@ -121,7 +121,9 @@ def search_serving(
     skipped: list[str] = []
     fastest_ttft = fastest_tpot = np.inf
     where_ttft = where_tpot = ""
-    layouts = (False, True) if arch.is_moe else (False,)  # attention data-parallel or not
+    # attention data-parallel or not, both in the one evaluation (layout-major, so that a
+    # tie keeps the plain layout)
+    layouts = np.array([False, True] if arch.is_moe else [False])
     for name in names:
         accel = cat.accelerator(name)
         tdp = accel.tdp_w
@@ -131,7 +133,7 @@ def search_serving(
         if objective == "energy" and tdp is None:
             skipped.append(f"{accel.id}: no TDP in the catalog")
             continue
-        for precision, adp in ((p, a) for p in precisions for a in layouts):
+        for precision in precisions:
             try:
                 gemm, attn = serving_rates(accel, cat, precision=precision)
             except PlannerError:
@@ -142,30 +144,34 @@ def search_serving(
             tps = _POW2[_POW2 <= (min(domain, 64) if linked else 1)]
             pps = _POW2[_POW2 <= (256 if linked else 1)]
             bs = _POW2[_POW2 <= max_batch]
-            T, P, B = np.meshgrid(tps, pps, bs, indexing="ij")  # (tp, pp, batch)
-            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, adp,
+            A, T, P, B = np.meshgrid(layouts, tps, pps, bs, indexing="ij")  # (adp, tp, pp, b)
+            m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, A,
                           spec)
-            dp_note = ", attention data-parallel" if adp else ""
             n_cand += T.size
+
             fits = np.asarray(m.fits, dtype=bool)
             tpot = np.asarray(m.itl_s)
             # replicas: from the fewest that carry the traffic below saturation up to 4x
             # that, each a queue of `batch` slots held for a cycle (see queueing.py)
             capacity = np.asarray(m.requests_per_s)  # per replica
             r_min = np.floor(requests_per_s / capacity) + 1.0
-            R = np.ceil(r_min[..., None] * _REPLICA_STEPS)  # (tp, pp, batch, steps)
+            R = np.ceil(r_min[..., None] * _REPLICA_STEPS)  # (adp, tp, pp, batch, steps)
             loaded, wait = ttft_under_load_s(
                 np.asarray(m.ttft_s)[..., None], np.asarray(m.tpot_s)[..., None],
                 batch=B[..., None], arrival_rate=requests_per_s / R,
                 cycle_s=np.asarray(m.cycle_s)[..., None])
             if fits.any():
                 # with no queue a request still waits for the decode step in flight
-                i_t = np.where(fits, (loaded - wait)[..., 0], np.inf).min()
-                if i_t < fastest_ttft:
-                    fastest_ttft, where_ttft = float(i_t), f"{accel.id} {precision}{dp_note}"
-                i_p = np.where(fits, tpot, np.inf).min()
-                if i_p < fastest_tpot:
-                    fastest_tpot, where_tpot = float(i_p), f"{accel.id} {precision}{dp_note}"
+                t_all = np.where(fits, (loaded - wait)[..., 0], np.inf)
+                i_t = np.argmin(t_all)
+                if t_all.flat[i_t] < fastest_ttft:
+                    fastest_ttft = float(t_all.flat[i_t])
+                    where_ttft = _label(accel.id, precision, bool(A.flat[i_t]))
+                p_all = np.where(fits, tpot, np.inf)
+                i_p = np.argmin(p_all)
+                if p_all.flat[i_p] < fastest_tpot:
+                    fastest_tpot = float(p_all.flat[i_p])
+                    where_tpot = _label(accel.id, precision, bool(A.flat[i_p]))
             meets = (loaded <= ttft_s) & (fits & (tpot <= tpot_s))[..., None]
             k = np.argmax(meets, axis=-1)[..., None]  # the fewest replicas that meet both
             ok = np.take_along_axis(meets, k, axis=-1)[..., 0]
@@ -194,7 +200,7 @@ def search_serving(
                 best = {
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
-                    "attention_dp": adp, "speculative_tokens": spec[0],
+                    "attention_dp": bool(A[idx]), "speculative_tokens": spec[0],
                     "accepted_tokens": spec[1],
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
                     "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
@@ -230,9 +236,13 @@ def search_serving(
     return SearchResult(True, objective, best, n_cand, "", skipped)
 
 
+def _label(chip: str, precision: str, attention_dp: bool) -> str:
+    return f"{chip} {precision}" + (", attention data-parallel" if attention_dp else "")
+
+
 def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,
               T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
-              precision: str, attention_dp: bool = False,
+              precision: str, attention_dp: Any = False,
               spec: tuple[int, float] = (0, 1.0)) -> Any:
     return evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, FloatArray
+from scalewall._types import ArrayLike, BoolLike, FloatArray, where
 from scalewall.arch.counts import (
     attended_tokens,
     cached_tokens,
@@ -97,7 +97,7 @@ class StepTime:
 
 def weight_bytes_per_device(
     arch: Architecture, *, weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1,
-    attention_dp: bool = False,
+    attention_dp: BoolLike = False,
 ) -> FloatArray:
     """Bytes of weights one device holds [B]: all parameters (every expert) over ``tp * pp``;
     with ``attention_dp`` every device of the tensor-parallel group keeps a whole copy of the
@@ -109,26 +109,22 @@ def weight_bytes_per_device(
     p = param_breakdown(arch)
     tp_, pp_ = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     out: FloatArray = float(p.total) * weight_bytes / (tp_ * pp_)
-    if attention_dp:
-        out = out + float(p.attention) * weight_bytes * (1.0 - 1.0 / tp_) / pp_
-    return out
+    copies = float(p.attention) * weight_bytes * (1.0 - 1.0 / tp_) / pp_
+    return out + where(attention_dp, copies, 0.0 * copies)
 
 
-def _kv_split(arch: Architecture, tp: FloatArray, attention_dp: bool = False) -> FloatArray:
+def _kv_split(arch: Architecture, tp: FloatArray, attention_dp: BoolLike = False) -> FloatArray:
     """How many ways tensor parallelism splits the KV cache: by KV head, at most a_kv ways;
     MLA's latent cache is shared by all heads and is replicated. Under attention data
     parallelism each device keeps only its own sequences' cache: ``tp`` ways, nothing copied."""
-    if attention_dp:
-        return np.asarray(tp, dtype=float) * 1.0
-    if arch.is_mla:
-        return np.ones_like(tp)
-    out: FloatArray = np.minimum(tp, float(arch.kv_heads))
-    return out
+    tp_ = np.asarray(tp, dtype=float)
+    heads = np.ones_like(tp_) if arch.is_mla else np.minimum(tp_, float(arch.kv_heads))
+    return where(attention_dp, tp_ * 1.0, heads)
 
 
 def kv_bytes_per_sequence_per_device(
     arch: Architecture, *, context: ArrayLike, kv_precision: str, tp: ArrayLike = 1,
-    pp: ArrayLike = 1, attention_dp: bool = False,
+    pp: ArrayLike = 1, attention_dp: BoolLike = False,
 ) -> FloatArray:
     """KV cache plus SSM state of one sequence on one device [B].
 
@@ -143,7 +139,7 @@ def kv_bytes_per_sequence_per_device(
 
 
 def _kv_bytes(arch: Architecture, tokens: ArrayLike, *, kv_precision: str, tp: ArrayLike,
-              pp: ArrayLike, attention_dp: bool) -> FloatArray:
+              pp: ArrayLike, attention_dp: BoolLike) -> FloatArray:
     """KV bytes of ``tokens`` tokens per attention layer (already averaged over the layers)
     plus the SSM state, on one device [B]."""
     s = np.asarray(tokens, dtype=float)
@@ -183,11 +179,11 @@ def routed_experts(arch: Architecture, tokens: ArrayLike) -> tuple[FloatArray, F
 
 
 def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: DeviceRates,
-                  weight_bytes: float, attn_tokens: FloatArray | None = None,
-                  ep: ArrayLike = 1.0) -> FloatArray:
-    """GEMM time of the average layer for ``T`` tokens on one device [s]; with
-    ``attn_tokens`` (attention data parallelism) the attention projections run unsplit on
-    that many tokens, the device's own sequences.
+                  weight_bytes: float, attn_tokens: ArrayLike = 0.0,
+                  ep: ArrayLike = 1.0, attention_dp: BoolLike = False) -> FloatArray:
+    """GEMM time of the average layer for ``T`` tokens on one device [s]; where
+    ``attention_dp`` (attention data parallelism, per candidate) the attention projections run
+    unsplit on ``attn_tokens``, the device's own sequences' tokens.
 
     Routed experts: with ``T`` tokens each choosing ``k`` of ``E`` experts, the expected number
     of distinct experts touched is :math:`E(1 - (1 - k/E)^T)`; each is read once and runs
@@ -200,14 +196,26 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     and sets the pace.
     """
     all_groups = layer_gemm_groups(arch, routed_experts=False)
-    out: FloatArray = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp)))
-    if attn_tokens is not None:  # the device's own sequences, every head, unsplit
+    adp = np.asarray(attention_dp, dtype=bool)
+    out: FloatArray = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp), adp.shape))
+    if adp.any():
+        # attention data-parallel: the device's own sequences, every head, unsplit
+        own: FloatArray = np.zeros_like(out)
         for g in all_groups:
             if g.role == "attention":
-                attn = _gemms_s(attn_tokens, g.shapes,
+                attn = _gemms_s(np.asarray(attn_tokens, dtype=float), g.shapes,
                                 np.ones_like(np.asarray(tp, dtype=float)), rates, weight_bytes)
-                out = out + g.share * attn.sum(axis=0)
-        all_groups = [g for g in all_groups if g.role != "attention"]
+                own = own + g.share * attn.sum(axis=0)
+        if adp.all():
+            out = out + own
+            all_groups = [g for g in all_groups if g.role != "attention"]
+        else:  # both layouts among the candidates: the split projections for the others
+            split = [(g.share, shape) for g in all_groups if g.role == "attention"
+                     for shape in g.shapes]
+            each = _gemms_s(T, [x[1] for x in split], tp, rates, weight_bytes)
+            share = np.array([x[0] for x in split]).reshape((-1,) + (1,) * (each.ndim - 1))
+            out = out + np.where(adp, own, (share * each).sum(axis=0))
+            all_groups = [g for g in all_groups if g.role != "attention"]
     groups = [(g.share, shape) for g in all_groups for shape in g.shapes]
     each = _gemms_s(T, [g[1] for g in groups], tp, rates, weight_bytes)
     share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
@@ -264,7 +272,7 @@ def _ssm_update_bytes(arch: Architecture, state_precision: str) -> float:
 
 
 def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray,
-               rates: DeviceRates, attention_dp: bool = False) -> FloatArray:
+               rates: DeviceRates, attention_dp: BoolLike = False) -> FloatArray:
     """Collectives of the average layer: two all-reduces of :math:`T h` activations (one
     with a parallel block). Under attention data parallelism the attention's all-reduce goes
     (each device finishes its own sequences' attention); the MLP gathers the group's tokens and
@@ -281,7 +289,7 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
     h = float(arch.hidden_size)
     bw = group_bandwidth_bytes_per_s(tp, 1.0, rates)
     one = all_reduce_time_s(T * h * ACTIVATION_BYTES, tp, bw, rates)
-    n_coll = 1.0 if arch.parallel_block or attention_dp else 2.0
+    n_coll = 1.0 if arch.parallel_block else where(attention_dp, 1.0, 2.0)
     out: FloatArray = n_coll * one
     if arch.is_moe:
         moe = arch.n_moe_layers / arch.n_layers
@@ -307,7 +315,7 @@ def _hop_s(T: FloatArray, arch: Architecture, tp: FloatArray, pp: FloatArray,
 def decode_step(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, context: ArrayLike,
     weight_bytes: float, kv_precision: str, tp: ArrayLike = 1, pp: ArrayLike = 1,
-    ep: ArrayLike = 1, grouped_kv_reads: bool = True, attention_dp: bool = False,
+    ep: ArrayLike = 1, grouped_kv_reads: bool = True, attention_dp: BoolLike = False,
     query_tokens: ArrayLike = 1,
 ) -> StepTime:
     """One decode step of a replica: every one of ``batch`` sequences emits one token (or
@@ -363,10 +371,10 @@ def decode_step(
     m = np.minimum(b, pp_)
     mb = b / m  # sequences per micro-batch
     # attention: each device's own sequences, all heads, under attention data parallelism
-    seqs = np.ceil(mb / tp_) if attention_dp else mb
-    att_tp = np.ones_like(tp_) if attention_dp else tp_
-    gemm = _layer_gemm_s(arch, mb * q, tp_, rates, weight_bytes, ep=ep_,
-                         attn_tokens=seqs * q if attention_dp else None)
+    seqs = where(attention_dp, np.ceil(mb / tp_), mb)
+    att_tp = where(attention_dp, np.ones_like(tp_), tp_)
+    gemm = _layer_gemm_s(arch, mb * q, tp_, rates, weight_bytes, ep=ep_, attn_tokens=seqs * q,
+                         attention_dp=attention_dp)
     # attention over the cache, per layer and micro-batch: the keys and values each new token
     # attends to (a local layer: its window or chunk)
     ctx = attended_tokens(arch, s)
@@ -430,7 +438,7 @@ def draft_token_s(step: StepTime, arch: Architecture) -> FloatArray:
 def prefill(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, prompt: ArrayLike,
     weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
-    attention_rates: DeviceRates | None = None, attention_dp: bool = False,
+    attention_rates: DeviceRates | None = None, attention_dp: BoolLike = False,
 ) -> StepTime:
     """Prefill of ``batch`` prompts of ``prompt`` tokens; ``step_s`` is when the last one's
     first token is out [s] (for ``batch`` = 1, the time to first token).
@@ -453,10 +461,10 @@ def prefill(
     L = float(arch.n_layers)
     m = np.minimum(b, pp_)
     T = b * s / m  # tokens per micro-batch
-    T_att = s * np.ceil(b / m / tp_) if attention_dp else T  # on the busiest device
-    att_tp = np.ones_like(tp_) if attention_dp else tp_
-    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes, ep=ep_,
-                         attn_tokens=T_att if attention_dp else None)
+    T_att = where(attention_dp, s * np.ceil(b / m / tp_), T)  # on the busiest device
+    att_tp = where(attention_dp, np.ones_like(tp_), tp_)
+    gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes, ep=ep_, attn_tokens=T_att,
+                         attention_dp=attention_dp)
     a = float(arch.n_heads)
     qk = float(arch.qk_nope_head_dim + arch.qk_rope_head_dim) if arch.is_mla else arch.d_head
     v = float(arch.v_head_dim) if arch.is_mla else float(arch.d_head)
