@@ -858,3 +858,23 @@ def test_infer_cli_speculative_decoding() -> None:
     r = runner.invoke(app, ["infer", "--hybrid", "8", "--speculative-tokens", "3",
                             "--accepted-tokens", "2"])
     assert r.exit_code == 1 and "without --hybrid" in r.output
+
+
+def test_attention_layouts_evaluate_together_as_apart() -> None:
+    """attention_dp may be an array over the candidates: one call with both layouts gives
+    what two calls with a bool each give (the search relies on it)."""
+    cat = get_catalog()
+    arch = cat.model("deepseek-v3")
+    gemm, attn = serving_rates(cat.accelerator("h200-sxm"), cat, precision="fp8")
+    kw = dict(prompt=2048, output=256, tp=8, ep=8, weight_bytes=1.0, kv_precision="fp8",
+              capacity_bytes=141e9, max_tokens_per_iteration=8192)
+    both = evaluate_serving(arch, gemm, attention_rates=attn, batch=np.array([64.0, 64.0]),
+                            attention_dp=np.array([False, True]), **kw)  # type: ignore[arg-type]
+    for i, flag in enumerate((False, True)):
+        one = evaluate_serving(arch, gemm, attention_rates=attn, batch=64.0, attention_dp=flag,
+                               **kw)  # type: ignore[arg-type]
+        for name in ("tpot_s", "ttft_s", "batch_prefill_s", "max_batch",
+                     "weights_bytes_per_device", "kv_bytes_per_device"):
+            assert float(np.asarray(getattr(both, name))[i]) == pytest.approx(
+                float(getattr(one, name)), rel=1e-12), (name, flag)
+    assert float(both.tpot_s[0]) != pytest.approx(float(both.tpot_s[1]), rel=1e-3)
