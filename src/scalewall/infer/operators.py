@@ -159,9 +159,10 @@ def plan_operators(plan: ServingPlan, catalog: Catalog,
         gemm, attn = calibrated_serving_rates(attn, rates)
     wb = element_bytes(plan.precision)
     prompt = max(plan.prompt, 1)
-    dec = plan.metrics.decode  # the decode step the plan chose, already evaluated
-    pre = prefill(arch, gemm, batch=1, prompt=prompt, weight_bytes=wb, tp=plan.tp, pp=plan.pp,
-                  ep=plan.ep, attention_rates=attn, attention_dp=plan.attention_dp)
+    dec = plan.metrics.decode  # the steps the plan chose, already evaluated
+    pre = plan.metrics.prefill if plan.prompt else prefill(  # a prompt of 0: show one token
+        arch, gemm, batch=1, prompt=prompt, weight_bytes=wb, tp=plan.tp, pp=plan.pp,
+        ep=plan.ep, attention_rates=attn, attention_dp=plan.attention_dp)
     mb = plan.batch / min(plan.batch, plan.pp)  # sequences per micro-batch
     q = plan.speculative_tokens + 1.0  # query tokens per sequence (a speculative step's k + 1)
     dp = plan.attention_dp

@@ -156,7 +156,8 @@ class ServingMetrics:
     requests_per_s: FloatArray  # of the deployment
     power_activity: FloatArray  # [0-1] between idle and TDP power, over the cycle
     decode: StepTime
-    batch_prefill: StepTime
+    batch_prefill: StepTime  # the cycle's prompts, all its forward passes
+    prefill: StepTime  # one prompt alone (the time to first token's kernels)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -359,7 +360,7 @@ def evaluate_serving(
         decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
         tokens_per_s_per_user=1.0 / step, requests_per_s=b / cycle * dp,
         power_activity=np.clip(activity, 0.0, 1.0),
-        decode=dec, batch_prefill=many,
+        decode=dec, batch_prefill=many, prefill=one,
     )
 
 
