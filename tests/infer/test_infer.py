@@ -601,6 +601,12 @@ def test_engine_time_columns_out_of_range_name_the_column() -> None:
     assert "column 'host_us_per_sequence' must be in [0, 10000], got -5" in got[0]["reason"]
     assert "column 'request_overhead_ms' must be in [0, 10000], got 20000" in got[1]["reason"]
     assert got[2]["error"] is not None
+    spec = next(r for r in _rows() if r["id"].endswith("-mtp3-speedup"))
+    got = validate_rows([{**spec, "accepted_tokens": ""}, {**spec, "accepted_tokens": "9"}]).rows
+    assert "'speculative_speedup' needs speculative_tokens >= 1 and accepted_tokens" in (
+        got[0]["reason"])
+    assert "accepted_tokens must be in [1, 4] with speculative_tokens=3, got 9.0" in (
+        got[1]["reason"])
 
 
 def test_a_direct_forward_timing_gets_no_engine_overhead() -> None:
