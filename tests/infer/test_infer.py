@@ -12,6 +12,7 @@ from numpy.testing import assert_allclose
 from typer.testing import CliRunner
 
 from scalewall._errors import InvalidParameter, PlannerError
+from scalewall.arch.counts import n_params
 from scalewall.arch.model import Architecture
 from scalewall.catalog import CATALOG_DIR, get_catalog
 from scalewall.cli import app
@@ -884,3 +885,36 @@ def test_attention_layouts_evaluate_together_as_apart() -> None:
             assert float(np.asarray(getattr(both, name))[i]) == pytest.approx(
                 float(getattr(one, name)), rel=1e-12), (name, flag)
     assert float(both.tpot_s[0]) != pytest.approx(float(both.tpot_s[1]), rel=1e-3)
+
+
+def test_speculative_drafters_module_ngram_and_draft_model() -> None:
+    """Prompt lookup (n-gram) drafts for free, so its step is the verification alone; a draft
+    model (Llama 3.2 1B for Llama 3.1 70B, one tokenizer) costs k of its own decode steps at
+    the same batch and layout, and its weights and cache sit beside the target's."""
+    cat = get_catalog()
+    kw = dict(n_devices=4, tp=4, batch=8, prompt=1024, output=256, precision="fp8",
+              speculative_tokens=4, acceptance_rate=0.75, catalog=cat)
+    tau = (1 - 0.75**5) / 0.25
+    ngram = plan_serving("llama-3.1-70b", "h100-sxm", draft="ngram", **kw)  # type: ignore[arg-type]
+    assert ngram.draft == "ngram"
+    assert float(ngram.metrics.tpot_s) == pytest.approx(
+        float(ngram.metrics.decode.step_s) / tau, rel=1e-12)
+    module = plan_serving("llama-3.1-70b", "h100-sxm", **kw)  # type: ignore[arg-type]
+    small = plan_serving("llama-3.1-70b", "h100-sxm", draft="llama-3.2-1b",
+                         **kw)  # type: ignore[arg-type]
+    gemm, _ = serving_rates(cat.accelerator("h100-sxm"), cat, precision="fp8")
+    one_b = cat.model("llama-3.2-1b")
+    draft_step = decode_step(one_b, gemm, batch=8.0, context=1024 + 128, weight_bytes=1.0,
+                             kv_precision="fp8", tp=4)
+    assert float(small.metrics.tpot_s) == pytest.approx(
+        (float(small.metrics.decode.step_s) + 4 * float(draft_step.step_s)) / tau, rel=1e-9)
+    extra = float(small.metrics.weights_bytes_per_device) - float(
+        ngram.metrics.weights_bytes_per_device)
+    assert extra == pytest.approx(n_params(one_b) * 1.0 / 4, rel=1e-9)
+    assert float(ngram.metrics.tpot_s) < float(module.metrics.tpot_s) < float(
+        small.metrics.tpot_s)
+    with pytest.raises(InvalidParameter, match="share the target's tokenizer"):
+        plan_serving("llama-3.1-70b", "h100-sxm", draft="mistral-7b",
+                     **kw)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="needs speculative_tokens >= 1"):
+        plan_serving("llama-3.1-70b", "h100-sxm", draft="ngram", catalog=cat)

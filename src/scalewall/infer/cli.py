@@ -88,6 +88,10 @@ def infer(
     acceptance_rate: Annotated[float | None, typer.Option(
         help="Probability that a drafted token is accepted, in [0, 1): the tokens per step "
         "follow (1 - a^(k+1)) / (1 - a) (Leviathan et al. 2023).")] = None,
+    draft: Annotated[str | None, typer.Option(
+        help="What drafts the speculative tokens: module (default: a one-layer draft module, "
+        "multi-token prediction or EAGLE), ngram (prompt lookup, free), or a catalog model "
+        "of the same vocabulary (a separate draft model, e.g. llama-3.2-1b).")] = None,
     search: Annotated[bool, typer.Option("--search", help="Find the cheapest configuration "
                       "meeting --ttft and --tpot at --rps.")] = False,
     ttft: Annotated[float, typer.Option(help="TTFT target [ms] for --search.")] = 2000.0,
@@ -120,8 +124,8 @@ def infer(
     from scalewall.infer.search import search_serving
 
     try:
-        if (speculative_tokens or accepted_tokens is not None
-                or acceptance_rate is not None) and hybrid is not None:
+        if (speculative_tokens or accepted_tokens is not None or acceptance_rate is not None
+                or draft is not None) and hybrid is not None:
             raise InvalidParameter("--hybrid compares plain decoding: use "
                                    "--speculative-tokens without --hybrid")
         if ops and (search or hybrid is not None):
@@ -137,7 +141,7 @@ def infer(
                 model, hardware=names, requests_per_s=rps or 1.0, prompt=prompt, output=output,
                 ttft_s=ttft / 1e3, tpot_s=tpot / 1e3, objective=objective, catalog=cat,
                 speculative_tokens=speculative_tokens, accepted_tokens=accepted_tokens,
-                acceptance_rate=acceptance_rate)
+                acceptance_rate=acceptance_rate, draft=draft)
             if as_json:
                 _json(result.to_dict())
             else:
@@ -168,7 +172,8 @@ def infer(
                     else request_overhead_ms / 1e3, requests_per_s=rps,
                     host_time_per_sequence_s=None if host_us_per_sequence is None
                     else host_us_per_sequence / 1e6, speculative_tokens=speculative_tokens,
-                    accepted_tokens=accepted_tokens, acceptance_rate=acceptance_rate)
+                    accepted_tokens=accepted_tokens, acceptance_rate=acceptance_rate,
+                    draft=draft)
             except PlannerError as exc:
                 if hardware != "all":
                     raise
@@ -205,7 +210,8 @@ def infer(
                        highlight=False, soft_wrap=True)
         if d["speculative_tokens"]:
             _out.print(f"{d['hardware']}: speculative decoding: {d['speculative_tokens']} "
-                       f"tokens drafted per step, {d['accepted_tokens']:.3g} emitted per step "
+                       f"tokens drafted per step by {d['draft']}, "
+                       f"{d['accepted_tokens']:.3g} emitted per step "
                        f"of {d['decode_step']['step_s'] * 1e3:.3g} ms verification plus the "
                        f"drafts (TPOT is the step over the tokens it emits)",
                        highlight=False, soft_wrap=True)

@@ -176,7 +176,7 @@ def evaluate_serving(
     memory_bound_power_fraction: float = 1.0, request_overhead_s: ArrayLike = 0.0,
     max_tokens_per_iteration: float = float("inf"), attention_dp: BoolLike = False,
     host_time_per_sequence_s: ArrayLike = 0.0, speculative_tokens: ArrayLike = 0,
-    accepted_tokens: ArrayLike = 1.0,
+    accepted_tokens: ArrayLike = 1.0, draft: Architecture | str = "module",
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -216,11 +216,14 @@ def evaluate_serving(
         :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
         device's cache only its own sequences'. A bool, or an array that broadcasts with the
         other candidates' arguments (both layouts in one evaluation).
-    speculative_tokens : [tokens] drafted per step by a one-layer draft module (DeepSeek-V3's
-        multi-token prediction, EAGLE; :func:`~scalewall.infer.step.draft_token_s`), one call
-        per token, then verified with the token after them in one step of ``k + 1`` query
-        tokens per sequence; 0 (default) for plain decoding. The module adds one layer's
-        weights and KV cache.
+    speculative_tokens : [tokens] drafted per step, one draft call per token, then verified with
+        the token after them in one step of ``k + 1`` query tokens per sequence; 0 (default)
+        for plain decoding.
+    draft : what drafts them: ``"module"`` (default), a one-layer draft module (DeepSeek-V3's
+        multi-token prediction, EAGLE; :func:`~scalewall.infer.step.draft_token_s`), which
+        adds one layer's weights and KV cache; ``"ngram"``, prompt lookup (no model, no
+        device time); or a draft model's :class:`Architecture`, a decode step of that model at
+        the same batch and layout per token, its weights and cache held beside the target's.
     accepted_tokens : [tokens] emitted per sequence per verified step, :math:`1 \\le \\tau
         \\le k + 1`: the mean acceptance length engines report, or
         :math:`(1 - \\alpha^{k+1})/(1 - \\alpha)` for a per-token acceptance rate
@@ -288,8 +291,13 @@ def evaluate_serving(
         attention_dp=attention_dp)
     k_spec = np.asarray(speculative_tokens, dtype=float)
     tau = np.asarray(accepted_tokens, dtype=float)
-    drafting = bool(np.any(k_spec > 0))
-    if drafting:  # the draft module: one more layer of weights and of cache
+    drafting = bool(np.any(k_spec > 0)) and draft != "ngram"
+    if drafting and isinstance(draft, Architecture):  # a draft model beside the target
+        weights = weights + np.where(k_spec > 0, weight_bytes_per_device(
+            draft, weight_bytes=weight_bytes, tp=tp_, pp=pp_), 0.0)
+        per_seq_full = per_seq_full + np.where(k_spec > 0, kv_bytes_per_sequence_per_device(
+            draft, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_), 0.0)
+    elif drafting:  # the draft module: one more layer of weights and of cache
         weights = weights + np.where(k_spec > 0, n_params(arch) / arch.n_layers * weight_bytes
                                      / (tp_ * pp_), 0.0)
         per_seq_full = per_seq_full * np.where(k_spec > 0, 1.0 + 1.0 / arch.n_layers, 1.0)
@@ -330,13 +338,18 @@ def evaluate_serving(
         batch=b, context=ctx, weight_bytes=weight_bytes, kv_precision=kv_precision, tp=tp_,
         pp=pp_, ep=ep_, grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
     dec = decode_step(arch, rates, query_tokens=k_spec + 1.0, **step_kw)
-    draft = k_spec * draft_token_s(decode_step(arch, rates, **step_kw), arch) if drafting else 0.0
+    drafts: Any = 0.0
+    if drafting and isinstance(draft, Architecture):
+        drafts = k_spec * decode_step(draft, rates, **{**step_kw, "ep": 1.0,
+                                                        "attention_dp": False}).step_s
+    elif drafting:
+        drafts = k_spec * draft_token_s(decode_step(arch, rates, **step_kw), arch)
     overhead = np.asarray(request_overhead_s, dtype=float)
     # the engine's host work per decode step, overlapped with the devices': one scheduler per
     # replica, or per rank under attention data parallelism
     scheduled = where(attention_dp, np.ceil(b / tp_), b)
     host_work = np.asarray(host_time_per_sequence_s, dtype=float) * scheduled
-    verify = np.maximum(dec.step_s + draft, host_work)  # a step: drafts, then verification
+    verify = np.maximum(dec.step_s + drafts, host_work)  # a step: drafts, then verification
     step = verify / tau  # per output token
     host = np.broadcast_to(host_work, np.shape(step)).copy()
     ttft = one.step_s + overhead
@@ -347,7 +360,7 @@ def evaluate_serving(
     steps = so / tau
     kernel_s = (many.gemm_s + many.attention_s + many.elementwise_s + many.comm_s
                 + steps * (dec.gemm_s + dec.attention_s + dec.elementwise_s + dec.comm_s
-                           + draft)) / pp_
+                           + drafts)) / pp_
     flop_s = np.minimum((many.flop + steps * dec.flop) / (replica * rates.peak_flop_per_s
                                                         * rates.matmul_efficiency), kernel_s)
     activity = (flop_s + memory_bound_power_fraction * kernel_s) / cycle
@@ -401,8 +414,9 @@ class ServingPlan:
     attention_dp: bool = False  # attention data-parallel across each replica's tp devices
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
     host_time_per_sequence_s: float = 0.0  # its host time per running sequence per step
-    speculative_tokens: int = 0  # drafted per step by a one-layer draft module
+    speculative_tokens: int = 0  # drafted per step
     accepted_tokens: float = 1.0  # emitted per sequence per step
+    draft: str = "module"  # what drafts them: module, ngram or a draft model's id
     requests_per_s: float | None = None  # offered load, when given
     utilization: float | None = None  # of the replicas' capacity at that load
     queue_wait_s: float | None = None  # mean wait for a free slot at that load
@@ -436,7 +450,7 @@ class ServingPlan:
             "host_time_per_sequence_s": self.host_time_per_sequence_s,
             "decode_host_s": f(m.decode_host_s), "host_bound": self.host_bound,
             "speculative_tokens": self.speculative_tokens,
-            "accepted_tokens": self.accepted_tokens,
+            "accepted_tokens": self.accepted_tokens, "draft": self.draft,
             "load": None if self.requests_per_s is None else {
                 "requests_per_s": self.requests_per_s, "utilization": self.utilization,
                 "queue_wait_s": self.queue_wait_s, "ttft_s": self.ttft_loaded_s,
@@ -529,6 +543,7 @@ def plan_serving(
     speculative_tokens: int = 0,
     accepted_tokens: float | None = None,
     acceptance_rate: float | None = None,
+    draft: str | Architecture | None = None,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -570,6 +585,9 @@ def plan_serving(
         plain decoding. With it, give the acceptance as ``accepted_tokens`` (mean tokens
         emitted per step, 1 to ``speculative_tokens + 1``, as engines report it) or as
         ``acceptance_rate`` (per drafted token, in [0, 1)).
+    draft : what drafts the tokens (see :func:`evaluate_serving`): ``"module"`` (default, a
+        one-layer draft module), ``"ngram"`` (prompt lookup, free), or a catalog model name
+        or :class:`Architecture` of the same vocabulary (a separate draft model).
 
     Raises
     ------
@@ -604,6 +622,7 @@ def plan_serving(
         raise InvalidParameter(f"host_time_per_sequence_s must be in [0, 0.01] seconds, got "
                                f"{host_time_per_sequence_s!r}")
     k_spec, tau = speculative_acceptance(speculative_tokens, accepted_tokens, acceptance_rate)
+    drafter = draft_for(arch, draft, k_spec, cat)
     if requests_per_s is not None and not 0.0 < requests_per_s <= 1e9:
         raise InvalidParameter(
             f"requests_per_s must be in (0, 1e9], got {requests_per_s!r}")
@@ -641,7 +660,7 @@ def plan_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
         grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp,
-        speculative_tokens=k_spec, accepted_tokens=tau, **consts)
+        speculative_tokens=k_spec, accepted_tokens=tau, draft=drafter, **consts)
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
     if tp is None or pp is None:
@@ -733,8 +752,28 @@ def plan_serving(
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
         attention_dp=attention_dp, request_overhead_s=overhead, host_time_per_sequence_s=host,
-        speculative_tokens=k_spec, accepted_tokens=tau, at_load=at_load, **load,
+        speculative_tokens=k_spec, accepted_tokens=tau,
+        draft=drafter if isinstance(drafter, str) else drafter.id, at_load=at_load, **load,
     )
+
+
+def draft_for(arch: Architecture, draft: str | Architecture | None, speculative_tokens: int,
+              cat: Catalog) -> Architecture | str:
+    """The checked drafter of a speculative plan: ``"module"``, ``"ngram"`` or a draft
+    model of ``arch``'s vocabulary (a draft proposes tokens the target must verify, so both
+    use one tokenizer)."""
+    if draft is None:
+        return "module"
+    if speculative_tokens == 0:
+        raise InvalidParameter(f"draft={draft!r} needs speculative_tokens >= 1, got 0")
+    if isinstance(draft, str) and draft in ("module", "ngram"):
+        return draft
+    model = cat.model(draft) if isinstance(draft, str) else draft
+    if model.vocab_size != arch.vocab_size:
+        raise InvalidParameter(
+            f"draft model {model.id} has a vocabulary of {model.vocab_size} tokens, "
+            f"{arch.label} {arch.vocab_size}: a draft must share the target's tokenizer")
+    return model
 
 
 def speculative_acceptance(speculative_tokens: Any, accepted_tokens: Any = None,

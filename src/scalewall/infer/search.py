@@ -24,6 +24,7 @@ from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog, get_catalog
 from scalewall.infer.plan import (
     InfeasibleServing,
+    draft_for,
     evaluate_serving,
     footprint_cost_usd,
     kv_precision_for,
@@ -76,6 +77,7 @@ def search_serving(
     speculative_tokens: int = 0,
     accepted_tokens: float | None = None,
     acceptance_rate: float | None = None,
+    draft: str | Architecture | None = None,
     catalog: Catalog | None = None,
 ) -> SearchResult:
     """Cheapest (``objective='cost'``) or lowest-energy (``'energy'``) deployment serving
@@ -91,8 +93,9 @@ def search_serving(
     power (see :func:`~scalewall.infer.plan.evaluate_serving`) while a request is in it and at
     idle power otherwise, with the host share and the default PUE.
     Accelerators lacking what the objective needs are listed in ``skipped``.
-    ``speculative_tokens`` with ``accepted_tokens`` or ``acceptance_rate`` plans every
-    candidate with speculative decoding (see :func:`~scalewall.infer.plan.plan_serving`).
+    ``speculative_tokens`` with ``accepted_tokens`` or ``acceptance_rate`` (and ``draft``)
+    plans every candidate with speculative decoding (see
+    :func:`~scalewall.infer.plan.plan_serving`).
 
     Raises
     ------
@@ -112,6 +115,7 @@ def search_serving(
     if objective not in ("cost", "energy"):
         raise InvalidParameter(f"objective must be cost or energy, got {objective!r}")
     spec = speculative_acceptance(speculative_tokens, accepted_tokens, acceptance_rate)
+    drafter = draft_for(arch, draft, spec[0], cat)
     names = hardware or sorted(cat.accelerators)
     d = cat.defaults
     region = cat.region(d.default_region)
@@ -146,7 +150,7 @@ def search_serving(
             bs = _POW2[_POW2 <= max_batch]
             A, T, P, B = np.meshgrid(layouts, tps, pps, bs, indexing="ij")  # (adp, tp, pp, b)
             m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, A,
-                          spec)
+                          spec, drafter)
             n_cand += T.size
 
             fits = np.asarray(m.fits, dtype=bool)
@@ -202,6 +206,7 @@ def search_serving(
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
                     "attention_dp": bool(A[idx]), "speculative_tokens": spec[0],
                     "accepted_tokens": spec[1],
+                    "draft": drafter if isinstance(drafter, str) else drafter.id,
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
                     "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
                     "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
@@ -243,12 +248,13 @@ def _label(chip: str, precision: str, attention_dp: bool) -> str:
 def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog,
               T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
               precision: str, attention_dp: Any = False,
-              spec: tuple[int, float] = (0, 1.0)) -> Any:
+              spec: tuple[int, float] = (0, 1.0),
+              drafter: Architecture | str = "module") -> Any:
     return evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,
         weight_bytes=BYTES_PER_ELEMENT[precision], attention_dp=attention_dp,
         kv_precision=kv_precision_for(precision, accel), speculative_tokens=spec[0],
-        accepted_tokens=spec[1], **serving_constants(accel, cat))
+        accepted_tokens=spec[1], draft=drafter, **serving_constants(accel, cat))
 
 
 # re-exported for callers that want the single-plan entry beside the search

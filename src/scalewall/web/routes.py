@@ -217,7 +217,7 @@ def serve_plan(ctx: Context, req: ServeRequest, hardware: str) -> ServingPlan:
         host_time_per_sequence_s=None if req.host_us_per_sequence is None
         else req.host_us_per_sequence / 1e6, speculative_tokens=req.speculative_tokens,
         accepted_tokens=req.accepted_tokens, acceptance_rate=req.acceptance_rate,
-        catalog=ctx.catalog,
+        draft=req.draft, catalog=ctx.catalog,
     )
 
 
@@ -354,7 +354,7 @@ def build_router(ctx: Context) -> APIRouter:
                 prompt=req.prompt, output=req.output, ttft_s=req.ttft_s, tpot_s=req.tpot_s,
                 objective=req.objective, speculative_tokens=req.speculative_tokens,
                 accepted_tokens=req.accepted_tokens, acceptance_rate=req.acceptance_rate,
-                catalog=cat,
+                draft=req.draft, catalog=cat,
             ).to_dict()
         return ctx.answer("serve-search:" + req.model_dump_json(), run)
 

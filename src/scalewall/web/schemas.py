@@ -143,6 +143,9 @@ class ServeRequest(_Strict):
     acceptance_rate: float | None = Field(
         default=None, ge=0.0, lt=1.0, description="Probability that a drafted token is "
         "accepted; tokens per step (1 - a^(k+1)) / (1 - a).")
+    draft: CatalogName | None = Field(
+        default=None, description="What drafts: module (one-layer draft module, default), "
+        "ngram (prompt lookup), or a catalog model of the same vocabulary.")
 
 
 class ServePlanRequest(ServeRequest):
@@ -195,6 +198,7 @@ class ServeSearchRequest(_Strict):
                                     "per step, every candidate (see the plan request).")
     accepted_tokens: float | None = Field(default=None, ge=1.0, le=17.0)
     acceptance_rate: float | None = Field(default=None, ge=0.0, lt=1.0)
+    draft: CatalogName | None = None
 
 
 class ConfigRequest(_Strict):
