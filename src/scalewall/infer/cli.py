@@ -213,7 +213,10 @@ def infer(
                        f"tokens drafted per step by {d['draft']}, "
                        f"{d['accepted_tokens']:.3g} emitted per step "
                        f"of {d['decode_step']['step_s'] * 1e3:.3g} ms verification plus the "
-                       f"drafts (TPOT is the step over the tokens it emits)",
+                       f"drafts (TPOT is the step over the tokens it emits)"
+                       + ("; checked against TensorRT-LLM's multi-token prediction"
+                          if d["draft"] == "module" else
+                          "; this drafter is not checked against a measurement"),
                        highlight=False, soft_wrap=True)
     for d in plans:
         load = d["load"]
