@@ -67,7 +67,8 @@
       ep: integer("s_ep") || 1, attention_dp: v("s_attention") === "dp",
       speculative_tokens: integer("s_spec", {min: 0}) || 0,
     }, v("rps").trim() === "" ? {} : {requests_per_s: parseFloat(v("rps"))},
-    v("s_accepted").trim() === "" ? {} : {accepted_tokens: parseFloat(v("s_accepted"))});
+    v("s_accepted").trim() === "" ? {} : {accepted_tokens: parseFloat(v("s_accepted"))},
+    v("s_draft").trim() === "" ? {} : {draft: v("s_draft").trim()});
   }
   function compareList() {
     return Array.from(document.querySelectorAll("#compare-list input:checked")).map((x) => x.value);

@@ -235,7 +235,7 @@
          : `prompt ${p.prompt} tokens`},
       {key: "tpot", label: "Time per output token", value: num(p.tpot_s * 1e3) + " ms",
        sub: `inter-token latency ${num(p.itl_s * 1e3)} ms` + (p.speculative_tokens
-         ? ` · speculative: ${p.speculative_tokens} drafted, ${num(p.accepted_tokens)} emitted per step`
+         ? ` · speculative: ${p.speculative_tokens} drafted by ${p.draft}, ${num(p.accepted_tokens)} emitted per step`
          : "") + (p.host_bound
          ? ` · host-bound: the engine's ${num(p.decode_host_s * 1e3)} ms of host work per ` +
            `step outlasts the devices' ${num(p.decode_step.step_s * 1e3)} ms`
