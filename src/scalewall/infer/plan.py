@@ -331,9 +331,9 @@ def evaluate_serving(
     whole = np.maximum(1.0, np.floor(max_tokens_per_iteration / np.maximum(sp, 1.0)))
     per_pass = np.minimum(b, ranks * whole)
     passes = b / per_pass
-    many = one if b.ndim == 0 and float(b) == 1.0 else _scaled(prefill(
+    many = one if b.ndim == 0 and float(b) == 1.0 else prefill(
         arch, rates, batch=per_pass, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
-        ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp), passes)
+        ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp, passes=passes)
     step_kw: dict[str, Any] = dict(
         batch=b, context=ctx, weight_bytes=weight_bytes, kv_precision=kv_precision, tp=tp_,
         pp=pp_, ep=ep_, grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
@@ -375,11 +375,6 @@ def evaluate_serving(
         power_activity=np.clip(activity, 0.0, 1.0),
         decode=dec, batch_prefill=many, prefill=one,
     )
-
-
-def _scaled(step: StepTime, n: FloatArray) -> StepTime:
-    """``n`` steps run back to back: every time, token, FLOP and byte count times ``n``."""
-    return StepTime(**{f.name: np.asarray(getattr(step, f.name)) * n for f in fields(step)})
 
 
 @dataclass(frozen=True)

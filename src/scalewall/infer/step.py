@@ -439,23 +439,26 @@ def prefill(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, prompt: ArrayLike,
     weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
     attention_rates: DeviceRates | None = None, attention_dp: BoolLike = False,
+    passes: ArrayLike = 1,
 ) -> StepTime:
-    """Prefill of ``batch`` prompts of ``prompt`` tokens; ``step_s`` is when the last one's
-    first token is out [s] (for ``batch`` = 1, the time to first token).
+    """Prefill of ``batch`` prompts of ``prompt`` tokens (``passes`` times over, as forward
+    passes streamed back to back); ``step_s`` is when the last one's first token is out [s]
+    (for ``batch`` = 1, the time to first token).
 
     Notes
     -----
     GEMMs run at :math:`M = b s / m` tokens per micro-batch; a fused causal attention kernel
     does half of :math:`4 a d s` FLOP per token per layer at the device's attention rate
     (FlashAttention-2 [3]_; 16-bit even when the weights are 8-bit); only the last token of each
-    prompt goes through the output head. With ``pp`` stages and :math:`m = \\min(b, p)`
-    micro-batches the prefill takes :math:`(m + p - 1)/p` of the layers' time per micro-batch
-    times :math:`m`... i.e. :math:`(m + p - 1)\\,t_{stage}`. Under attention data
-    parallelism (see :func:`decode_step`) a device attends whole prompts,
+    prompt goes through the output head. With ``pp`` stages, :math:`m = \\min(b, p)`
+    micro-batches per pass and :math:`n` passes following each other through the pipeline,
+    the prefill takes :math:`(n m + p - 1)\\,t_{stage}`: the pipeline fills once. Under
+    attention data parallelism (see :func:`decode_step`) a device attends whole prompts,
     :math:`\\lceil b/(m t) \\rceil` of them: one prompt alone runs its attention on one device.
     """
     b = np.asarray(batch, dtype=float)
     s = np.asarray(prompt, dtype=float)
+    n = np.asarray(passes, dtype=float)
     tp_, pp_, ep_ = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
     att_rates = attention_rates or rates
     L = float(arch.n_layers)
@@ -483,16 +486,17 @@ def prefill(
     head = matmul_time_s(b / m, V / tp_, h, rates, operand_bytes=weight_bytes)
     stage = (L * (gemm + attn + elem + comm) + head) / pp_
     hops = pp_ * _hop_s(T, arch, tp_, pp_, rates)
-    step = (m + pp_ - 1.0) * stage + hops
-    scale = (m + pp_ - 1.0) / pp_
-    flop = b * s * (L * _layer_flop_per_token(arch) + L * attn_flop * att_tp) + b * 2.0 * V * h
+    step = (n * m + pp_ - 1.0) * stage + hops
+    scale = (n * m + pp_ - 1.0) / pp_
+    flop = n * b * (s * (L * _layer_flop_per_token(arch) + L * attn_flop * att_tp)
+                    + 2.0 * V * h)
     # a fused kernel reads Q, K, V once and writes O (tiles re-read from on-chip memory)
     qkvo = (arch.n_attention_layers / L * (a + arch.kv_heads) * (qk + v) / att_tp
             * ACTIVATION_BYTES)
     return StepTime(
         gemm_s=scale * (L * gemm + head), attention_s=scale * L * attn,
         elementwise_s=scale * L * elem, comm_s=scale * L * comm + hops, step_s=step,
-        tokens=b * s * np.ones_like(step), flop=flop * np.ones_like(step),
+        tokens=n * b * s * np.ones_like(step), flop=flop * np.ones_like(step),
         attention_flop=scale * L * T_att * attn_flop * np.ones_like(step),
         attention_bytes=scale * L * T_att * qkvo * np.ones_like(step),
         head_s=scale * head * np.ones_like(step),
