@@ -1,7 +1,7 @@
 """Search for the cheapest (or lowest-energy) serving configuration that meets latency targets.
 
-For each accelerator, weight precision and, for mixture-of-experts models, attention layout
-(tensor- or data-parallel over the TP group; categorical, a short loop), every combination of
+For each accelerator and weight precision (categorical, a short loop), every combination of
+attention layout (tensor- or data-parallel over the TP group, for mixture-of-experts models) x
 tensor degree x pipeline degree x batch is evaluated in one call of
 :func:`scalewall.infer.plan.evaluate_serving`; infeasible cells (memory, TTFT, TPOT) are masked
 and the argmin of the objective is taken. Replicas are added until the deployment carries the

@@ -39,7 +39,7 @@ from scalewall.arch.counts import (
     param_breakdown,
     prompt_attended_tokens,
 )
-from scalewall.arch.gemms import layer_gemm_groups
+from scalewall.arch.gemms import GemmGroup, layer_gemm_groups
 from scalewall.arch.model import Architecture
 from scalewall.comm import (
     all_reduce_time_s,
@@ -169,6 +169,17 @@ def _gemms_s(T: FloatArray, shapes: list[tuple[float, float, str]], tp: FloatArr
     return split_k_matmul_time_s(T, nn, kk, rates, operand_bytes=weight_bytes, groups=groups)
 
 
+def _weighted_gemms_s(T: FloatArray, groups: list[GemmGroup], tp: FloatArray,
+                      rates: DeviceRates, weight_bytes: float) -> FloatArray:
+    """Time of ``groups``' GEMMs at ``T`` tokens, each group weighted by its share of the
+    average layer, in one :func:`_gemms_s` call [s]."""
+    shapes = [(g.share, shape) for g in groups for shape in g.shapes]
+    each = _gemms_s(T, [x[1] for x in shapes], tp, rates, weight_bytes)
+    share = np.array([x[0] for x in shapes]).reshape((-1,) + (1,) * (each.ndim - 1))
+    out: FloatArray = (share * each).sum(axis=0)
+    return out
+
+
 def routed_experts(arch: Architecture, tokens: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Experts ``tokens`` touch in one MoE layer, :math:`E(1 - (1 - k/E)^T)` in expectation
     (each token picks ``k`` of ``E``), and the tokens each of them runs, :math:`Tk/E_{touched}`."""
@@ -199,27 +210,15 @@ def _layer_gemm_s(arch: Architecture, T: FloatArray, tp: FloatArray, rates: Devi
     adp = np.asarray(attention_dp, dtype=bool)
     out: FloatArray = np.zeros(np.broadcast_shapes(np.shape(T), np.shape(tp), adp.shape))
     if adp.any():
+        attention = [g for g in all_groups if g.role == "attention"]
+        all_groups = [g for g in all_groups if g.role != "attention"]
         # attention data-parallel: the device's own sequences, every head, unsplit
-        own: FloatArray = np.zeros_like(out)
-        for g in all_groups:
-            if g.role == "attention":
-                attn = _gemms_s(np.asarray(attn_tokens, dtype=float), g.shapes,
+        own = _weighted_gemms_s(np.asarray(attn_tokens, dtype=float), attention,
                                 np.ones_like(np.asarray(tp, dtype=float)), rates, weight_bytes)
-                own = own + g.share * attn.sum(axis=0)
-        if adp.all():
-            out = out + own
-            all_groups = [g for g in all_groups if g.role != "attention"]
-        else:  # both layouts among the candidates: the split projections for the others
-            split = [(g.share, shape) for g in all_groups if g.role == "attention"
-                     for shape in g.shapes]
-            each = _gemms_s(T, [x[1] for x in split], tp, rates, weight_bytes)
-            share = np.array([x[0] for x in split]).reshape((-1,) + (1,) * (each.ndim - 1))
-            out = out + np.where(adp, own, (share * each).sum(axis=0))
-            all_groups = [g for g in all_groups if g.role != "attention"]
-    groups = [(g.share, shape) for g in all_groups for shape in g.shapes]
-    each = _gemms_s(T, [g[1] for g in groups], tp, rates, weight_bytes)
-    share = np.array([g[0] for g in groups]).reshape((-1,) + (1,) * (each.ndim - 1))
-    out = out + (share * each).sum(axis=0)
+        # both layouts among the candidates: the split projections for the others
+        split = own if adp.all() else _weighted_gemms_s(T, attention, tp, rates, weight_bytes)
+        out = out + np.where(adp, own, split)
+    out = out + _weighted_gemms_s(T, all_groups, tp, rates, weight_bytes)
     if arch.is_moe:
         touched, m = routed_experts(arch, T)  # (candidates,)
         h, f = float(arch.hidden_size), float(arch.expert_ffn_size)

@@ -215,9 +215,7 @@ def serve_plan(ctx: Context, req: ServeRequest, hardware: str) -> ServingPlan:
         request_overhead_s=None if req.request_overhead_ms is None
         else req.request_overhead_ms / 1e3, requests_per_s=req.requests_per_s,
         host_time_per_sequence_s=None if req.host_us_per_sequence is None
-        else req.host_us_per_sequence / 1e6, speculative_tokens=req.speculative_tokens,
-        accepted_tokens=req.accepted_tokens, acceptance_rate=req.acceptance_rate,
-        draft=req.draft, catalog=ctx.catalog,
+        else req.host_us_per_sequence / 1e6, catalog=ctx.catalog, **req.speculative(),
     )
 
 
@@ -352,9 +350,7 @@ def build_router(ctx: Context) -> APIRouter:
             return search_serving(
                 arch, hardware=req.hardware, requests_per_s=req.requests_per_s,
                 prompt=req.prompt, output=req.output, ttft_s=req.ttft_s, tpot_s=req.tpot_s,
-                objective=req.objective, speculative_tokens=req.speculative_tokens,
-                accepted_tokens=req.accepted_tokens, acceptance_rate=req.acceptance_rate,
-                draft=req.draft, catalog=cat,
+                objective=req.objective, catalog=cat, **req.speculative(),
             ).to_dict()
         return ctx.answer("serve-search:" + req.model_dump_json(), run)
 

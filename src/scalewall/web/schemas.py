@@ -94,7 +94,31 @@ class CompareRequest(TrainRequest):
         min_length=1, max_length=12, description="Accelerators to compare (at most 12).")
 
 
-class ServeRequest(_Strict):
+class _Speculative(_Strict):
+    """Speculative decoding, for a planned deployment or every searched candidate."""
+
+    speculative_tokens: int = Field(
+        default=0, ge=0, le=16, description="Tokens drafted per decode step by a one-layer "
+        "draft module (multi-token prediction, EAGLE) and verified in one step; 0: plain "
+        "decoding. Needs `accepted_tokens` or `acceptance_rate`.")
+    accepted_tokens: float | None = Field(
+        default=None, ge=1.0, le=17.0, description="Mean tokens emitted per speculative step "
+        "(1 to speculative_tokens + 1).")
+    acceptance_rate: float | None = Field(
+        default=None, ge=0.0, lt=1.0, description="Probability that a drafted token is "
+        "accepted; tokens per step (1 - a^(k+1)) / (1 - a).")
+    draft: CatalogName | None = Field(
+        default=None, description="What drafts: module (one-layer draft module, default), "
+        "ngram (prompt lookup), or a catalog model of the same vocabulary.")
+
+    def speculative(self) -> dict[str, Any]:
+        """The speculative-decoding keywords of ``plan_serving`` and ``search_serving``."""
+        return {"speculative_tokens": self.speculative_tokens,
+                "accepted_tokens": self.accepted_tokens,
+                "acceptance_rate": self.acceptance_rate, "draft": self.draft}
+
+
+class ServeRequest(_Speculative):
     """A serving deployment to plan: the fields of ``scalewall infer``."""
 
     model: CatalogName | None = "llama-3.1-70b"
@@ -133,19 +157,6 @@ class ServeRequest(_Strict):
     requests_per_s: float | None = Field(
         default=None, gt=0.0, le=1e9, description="Offered load: adds the utilization, queue "
         "wait and time to first token at that load (`load`).")
-    speculative_tokens: int = Field(
-        default=0, ge=0, le=16, description="Tokens drafted per decode step by a one-layer "
-        "draft module (multi-token prediction, EAGLE) and verified in one step; 0: plain "
-        "decoding. Needs `accepted_tokens` or `acceptance_rate`.")
-    accepted_tokens: float | None = Field(
-        default=None, ge=1.0, le=17.0, description="Mean tokens emitted per speculative step "
-        "(1 to speculative_tokens + 1).")
-    acceptance_rate: float | None = Field(
-        default=None, ge=0.0, lt=1.0, description="Probability that a drafted token is "
-        "accepted; tokens per step (1 - a^(k+1)) / (1 - a).")
-    draft: CatalogName | None = Field(
-        default=None, description="What drafts: module (one-layer draft module, default), "
-        "ngram (prompt lookup), or a catalog model of the same vocabulary.")
 
 
 class ServePlanRequest(ServeRequest):
@@ -180,7 +191,7 @@ class ServeHybridRequest(_Strict):
         min_length=1, max_length=16, description="Decode contexts compared [tokens].")
 
 
-class ServeSearchRequest(_Strict):
+class ServeSearchRequest(_Speculative):
     """The cheapest (or lowest-energy) configuration meeting latency targets."""
 
     model: CatalogName | None = "llama-3.1-70b"
@@ -194,11 +205,6 @@ class ServeSearchRequest(_Strict):
     ttft_s: float = Field(default=2.0, gt=0, le=3600)
     tpot_s: float = Field(default=0.1, gt=0, le=60)
     objective: Literal["cost", "energy"] = "cost"
-    speculative_tokens: int = Field(default=0, ge=0, le=16, description="Tokens drafted "
-                                    "per step, every candidate (see the plan request).")
-    accepted_tokens: float | None = Field(default=None, ge=1.0, le=17.0)
-    acceptance_rate: float | None = Field(default=None, ge=0.0, lt=1.0)
-    draft: CatalogName | None = None
 
 
 class ConfigRequest(_Strict):
