@@ -475,7 +475,7 @@ class ServingPlan:
             "power_activity": f(m.power_activity),
             "energy_j_per_request": self.energy_j_per_request,
             "decode_step": m.decode.to_dict(), "batch_prefill": m.batch_prefill.to_dict(),
-            "evidence": evidence_for(self.accelerator.id, "serving"),
+            "evidence": evidence_for(self.accelerator.id, "serving", moe=self.model.is_moe),
         }
 
 

@@ -105,7 +105,7 @@ class TrainingPlan:
             "note": ("calibrated on measured runs of this device" if self.rates.calibrated else
                      "uncalibrated: datasheet rates with sourced efficiencies; see "
                      "`scalewall validate` for the accuracy on published runs"),
-            "evidence": evidence_for(self.accelerator.id, "training"),
+            "evidence": evidence_for(self.accelerator.id, "training", moe=self.model.is_moe),
         }
 
 
