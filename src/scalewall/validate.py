@@ -345,6 +345,8 @@ def read_validation_csv(path: str | Path) -> list[dict[str, str]]:
             return list(reader)
     except OSError as exc:
         raise CatalogFileError(f"{p}: cannot read ({exc.strerror})") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise CatalogFileError(f"{p}: not readable as a UTF-8 CSV ({exc})") from None
 
 
 def validate_csv(path: str | Path, *, catalog: Catalog | None = None,

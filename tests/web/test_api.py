@@ -235,6 +235,11 @@ def test_validate_rows_and_csv(client: Any) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["cap"] == "max_validation_rows"
     r = client.post("/api/validate", json={"rows": [row] * 101})
     assert r.status_code == 422
+    # a file the csv module cannot read is the user's error, not the server's (fuzzing found
+    # a 500 here)
+    huge = ",".join(row) + '\n"' + "x" * 140_000 + '",train,mfu,0.4\n'
+    r = client.post("/api/validate", json={"csv": huge})
+    assert r.status_code == 422 and "not readable as CSV" in r.json()["detail"][0]["msg"]
 
 
 def test_no_cors_and_page_assets_are_local(client: Any) -> None:

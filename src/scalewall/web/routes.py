@@ -354,6 +354,25 @@ def build_router(ctx: Context) -> APIRouter:
             ).to_dict()
         return ctx.answer("serve-search:" + req.model_dump_json(), run)
 
+    def _csv_rows(text: str, cap: int) -> list[dict[str, str]]:
+        """The rows of an uploaded validation CSV; a malformed file is the user's error."""
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows: list[dict[str, str]] = []
+        try:
+            missing = [c for c in ("id", "task", "metric", "value")
+                       if c not in (reader.fieldnames or [])]
+            if missing:
+                raise CatalogFileError(f"csv: missing columns {missing}")
+            for row in reader:
+                if len(rows) == cap:
+                    raise CapExceeded("csv", "max_validation_rows", cap, len(rows) + 1,
+                                      "the number of rows")
+                rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()
+                             if isinstance(k, str)})
+        except csv.Error as exc:
+            raise CatalogFileError(f"csv: not readable as CSV ({exc})") from None
+        return rows
+
     @router.post("/validate", tags=["validate"], responses=_OBJECT)
     def validate(req: ValidateRequest) -> Response:
         """Predict rows in the validation schema (DESIGN.md) and report the signed errors and
@@ -365,19 +384,7 @@ def build_router(ctx: Context) -> APIRouter:
             elif req.rows is not None:
                 rows = [{k: "" if v is None else str(v) for k, v in r.items()} for r in req.rows]
             elif req.csv is not None:
-                reader = csv.DictReader(io.StringIO(req.csv))
-                missing = [c for c in ("id", "task", "metric", "value")
-                           if c not in (reader.fieldnames or [])]
-                if missing:
-                    raise CatalogFileError(f"csv: missing columns {missing}")
-                rows = []
-                for row in reader:
-                    if len(rows) == limits.max_validation_rows:
-                        raise CapExceeded("csv", "max_validation_rows",
-                                          limits.max_validation_rows, len(rows) + 1,
-                                          "the number of rows")
-                    rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()
-                                 if isinstance(k, str)})
+                rows = _csv_rows(req.csv, limits.max_validation_rows)
             else:
                 raise CatalogFileError("give shipped: true, rows, or csv")
             return validate_rows(rows, catalog=cat).to_dict()
