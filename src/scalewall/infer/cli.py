@@ -60,13 +60,22 @@ def infer(
     tp: Annotated[int | None, typer.Option(min=1, help="Tensor-parallel degree.")] = None,
     pp: Annotated[int | None, typer.Option(min=1, help="Pipeline-parallel degree.")] = None,
     ep: Annotated[int, typer.Option(min=1, help="Expert-parallel degree (mixture-of-experts "
-                  "models): experts split over this many devices; tokens exchanged by "
-                  "all-to-all under --attention-dp or ep > tp, else summed by the "
+                  "models): experts split over this many devices; tokens exchanged under "
+                  "--attention-dp or ep > tp (see --moe-dispatch), else summed by the "
                   "all-reduce.")] = 1,
     attention_dp: Annotated[bool, typer.Option(
         "--attention-dp", help="Attention data-parallel across each replica's tp devices "
         "(SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp): each device attends "
         "its own sequences, no KV head or MLA latent held twice.")] = False,
+    attention_dp_balance: Annotated[bool, typer.Option(
+        "--attention-dp-balance", help="With --attention-dp: every rank's prompts are "
+        "prefilled in the same forward passes (TensorRT-LLM attention_dp_config "
+        "enable_balance); without, each rank prefills in passes of its own that the others "
+        "wait for.")] = False,
+    moe_dispatch: Annotated[str, typer.Option(
+        help="How routed tokens reach experts on ranks that do not hold them: all-to-all "
+        "(DeepEP, NVLink all-to-all) or all-gather (every rank takes the group's tokens, "
+        "attention data parallelism only).")] = "all-to-all",
     grouped_kv: Annotated[bool, typer.Option("--grouped-kv/--per-head-kv", help="Decode "
                           "attention reads each key/value head once per query group (kernels "
                           "since 2024), or once per query head (2023 kernels).")] = True,
@@ -120,10 +129,11 @@ def infer(
 ) -> None:
     """Plan serving: TTFT, time per output token, tokens/s, memory, $/M tokens, J/token."""
     from scalewall.catalog import get_catalog
-    from scalewall.infer.plan import plan_serving
+    from scalewall.infer.plan import check_moe_dispatch, plan_serving
     from scalewall.infer.search import search_serving
 
     try:
+        check_moe_dispatch(moe_dispatch)
         if (speculative_tokens or accepted_tokens is not None or acceptance_rate is not None
                 or draft is not None) and hybrid is not None:
             raise InvalidParameter("--hybrid compares plain decoding: use "
@@ -141,7 +151,8 @@ def infer(
                 model, hardware=names, requests_per_s=rps or 1.0, prompt=prompt, output=output,
                 ttft_s=ttft / 1e3, tpot_s=tpot / 1e3, objective=objective, catalog=cat,
                 speculative_tokens=speculative_tokens, accepted_tokens=accepted_tokens,
-                acceptance_rate=acceptance_rate, draft=draft)
+                acceptance_rate=acceptance_rate, draft=draft,
+                attention_dp_balance=attention_dp_balance)
             if as_json:
                 _json(result.to_dict())
             else:
@@ -168,6 +179,7 @@ def infer(
                     model, name, n_devices=devices, batch=batch, prompt=prompt, output=output,
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
                     ep=ep, attention_dp=attention_dp, grouped_kv_reads=grouped_kv, catalog=cat,
+                    attention_dp_balance=attention_dp_balance, moe_dispatch=moe_dispatch,
                     request_overhead_s=None if request_overhead_ms is None
                     else request_overhead_ms / 1e3, requests_per_s=rps,
                     host_time_per_sequence_s=None if host_us_per_sequence is None

@@ -44,6 +44,7 @@ from scalewall.kernels import DeviceRates, device_rates
 from scalewall.units import BYTES_PER_ELEMENT
 
 __all__ = [
+    "MOE_DISPATCH",
     "PEAK_BATCHES",
     "WEIGHT_PRECISIONS",
     "InfeasibleServing",
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 WEIGHT_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
+#: How a mixture-of-experts layer reaches experts on ranks that do not hold the token.
+MOE_DISPATCH = ("all-to-all", "all-gather")
 #: Batches ``plan_serving(batch=None)`` chooses among: powers of two, 1 ... 4096.
 PEAK_BATCHES = 2.0 ** np.arange(13)
 
@@ -177,6 +180,7 @@ def evaluate_serving(
     max_tokens_per_iteration: float = float("inf"), attention_dp: BoolLike = False,
     host_time_per_sequence_s: ArrayLike = 0.0, speculative_tokens: ArrayLike = 0,
     accepted_tokens: ArrayLike = 1.0, draft: Architecture | str = "module",
+    moe_dispatch: str = "all-to-all", attention_dp_balance: bool = False,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -216,6 +220,20 @@ def evaluate_serving(
         :func:`~scalewall.infer.step.decode_step`): attention weights on every device, each
         device's cache only its own sequences'. A bool, or an array that broadcasts with the
         other candidates' arguments (both layouts in one evaluation).
+    moe_dispatch : how a mixture-of-experts layer reaches experts on ranks that do not hold the
+        token, under attention data parallelism or ``ep > tp``: ``"all-to-all"`` (default;
+        DeepEP, TensorRT-LLM's NVLink all-to-all) or ``"all-gather"`` (attention data
+        parallelism only: every rank takes the group's tokens, as TensorRT-LLM did up to 2025
+        without multi-node NVLink and SGLang does without DeepEP); see
+        :func:`~scalewall.infer.step.decode_step`.
+    attention_dp_balance : under attention data parallelism, whether the engine holds each
+        rank's prompts until every rank has some and prefills them in the same forward passes
+        (TensorRT-LLM's ``attention_dp_config.enable_balance``). Without (default, as engines
+        schedule by default) each rank prefills in a pass of its own while the others wait
+        for it at the MoE layer's exchange: a pass takes as long as its slowest rank
+        (TensorRT-LLM tech blog 10, "ADP Balance Strategy": one rank's context phase with the
+        others' generation sets the iteration's time; DeepSeek-V3 on 8 GB200 at 803/3,653
+        tokens ran 1.33x faster balanced).
     speculative_tokens : [tokens] drafted per step, one draft call per token, then verified with
         the token after them in one step of ``k + 1`` query tokens per sequence; 0 (default)
         for plain decoding.
@@ -323,20 +341,25 @@ def evaluate_serving(
     max_context = np.minimum(np.maximum(max_context, 0.0), float(arch.max_seq_len))
 
     one = prefill(arch, rates, batch=1.0, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
-                  ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp)
+                  ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp,
+                  moe_dispatch=moe_dispatch)
     # the engine prefills the cycle's prompts a forward pass at a time, as many whole prompts
     # as its token budget holds (at least one); under attention data parallelism every rank
     # schedules its own requests against its own budget
-    ranks = where(attention_dp, tp_, np.ones_like(tp_))
     whole = np.maximum(1.0, np.floor(max_tokens_per_iteration / np.maximum(sp, 1.0)))
-    per_pass = np.minimum(b, ranks * whole)
-    passes = b / per_pass
+    own = where(attention_dp, b / tp_, b)  # prompts each scheduler prefills per cycle
+    per_rank_pass = np.minimum(own, whole)
+    rank_passes = own / per_rank_pass
+    passes, spread = _prefill_passes(rank_passes, tp_, so / tau, attention_dp,
+                                     attention_dp_balance)
     many = one if b.ndim == 0 and float(b) == 1.0 else prefill(
-        arch, rates, batch=per_pass, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
-        ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp, passes=passes)
+        arch, rates, batch=spread * per_rank_pass, prompt=sp, weight_bytes=weight_bytes,
+        tp=tp_, pp=pp_, ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp,
+        passes=passes, moe_dispatch=moe_dispatch, spread=spread)
     step_kw: dict[str, Any] = dict(
         batch=b, context=ctx, weight_bytes=weight_bytes, kv_precision=kv_precision, tp=tp_,
-        pp=pp_, ep=ep_, grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp)
+        pp=pp_, ep=ep_, grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp,
+        moe_dispatch=moe_dispatch)
     dec = decode_step(arch, rates, query_tokens=k_spec + 1.0, **step_kw)
     drafts: Any = 0.0
     if drafting and isinstance(draft, Architecture):
@@ -377,6 +400,36 @@ def evaluate_serving(
     )
 
 
+def _prefill_passes(rank_passes: FloatArray, tp: FloatArray, steps: FloatArray,
+                    attention_dp: BoolLike, balanced: bool) -> tuple[FloatArray, FloatArray]:
+    r"""Forward passes of a cycle that carry prompts, and how many ranks' prompts each carries.
+
+    Without attention data parallelism the replica's one scheduler fills ``rank_passes``
+    passes; with it, balanced, every pass holds every rank's share: ``rank_passes`` passes of
+    ``tp`` ranks. Unbalanced, each rank schedules its own prompts, and a pass in which one
+    rank prefills takes that rank's time on all of them, since the others wait at the MoE
+    layer's exchange (TensorRT-LLM tech blog 10, "ADP Balance Strategy"). With each rank's
+    :math:`n` prompt passes falling on iterations of their own among the cycle's
+    :math:`N = \max(\text{steps}, n)`, independently of the other ranks', the iterations
+    that hold a prompt number
+
+    .. math:: P = N\,[1 - (1 - n/N)^{t}]
+
+    in expectation, from :math:`t n` when prompts are rare (decode-heavy: one rank at a time,
+    the blog's worst case) to :math:`n` when every iteration holds one on every rank
+    (prefill-heavy), each pass carrying :math:`t n / P` ranks' prompts.
+    """
+    n = np.asarray(rank_passes, dtype=float)
+    t = np.asarray(tp, dtype=float)
+    if balanced:
+        return n * np.ones_like(t), where(attention_dp, t, np.ones_like(t))
+    N = np.maximum(np.asarray(steps, dtype=float), n)
+    P = N * (1.0 - (1.0 - n / N) ** t)
+    passes: FloatArray = where(attention_dp, P, n * np.ones_like(t))
+    spread: FloatArray = where(attention_dp, t * n / P, np.ones_like(t))
+    return passes, spread
+
+
 @dataclass(frozen=True)
 class ServingPlan:
     """One deployment's predicted serving figures (SI units; see the module docstring)."""
@@ -407,6 +460,8 @@ class ServingPlan:
     calibrated: bool = False
     grouped_kv_reads: bool = True  # decode attention reads each KV head once per query group
     attention_dp: bool = False  # attention data-parallel across each replica's tp devices
+    moe_dispatch: str = "all-to-all"  # how routed tokens reach other ranks' experts
+    attention_dp_balance: bool = False  # ranks prefill in the same forward passes
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
     host_time_per_sequence_s: float = 0.0  # its host time per running sequence per step
     speculative_tokens: int = 0  # drafted per step
@@ -441,7 +496,9 @@ class ServingPlan:
             "ep": self.ep, "batch": self.batch, "prompt": self.prompt, "output": self.output,
             "decode_context": self.context, "feasible": self.feasible,
             "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
-            "attention_dp": self.attention_dp, "request_overhead_s": self.request_overhead_s,
+            "attention_dp": self.attention_dp, "moe_dispatch": self.moe_dispatch,
+            "attention_dp_balance": self.attention_dp_balance,
+            "request_overhead_s": self.request_overhead_s,
             "host_time_per_sequence_s": self.host_time_per_sequence_s,
             "decode_host_s": f(m.decode_host_s), "host_bound": self.host_bound,
             "speculative_tokens": self.speculative_tokens,
@@ -539,6 +596,8 @@ def plan_serving(
     accepted_tokens: float | None = None,
     acceptance_rate: float | None = None,
     draft: str | Architecture | None = None,
+    moe_dispatch: str = "all-to-all",
+    attention_dp_balance: bool = False,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -583,6 +642,13 @@ def plan_serving(
     draft : what drafts the tokens (see :func:`evaluate_serving`): ``"module"`` (default, a
         one-layer draft module), ``"ngram"`` (prompt lookup, free), or a catalog model name
         or :class:`Architecture` of the same vocabulary (a separate draft model).
+    moe_dispatch : ``"all-to-all"`` (default) or ``"all-gather"``: how routed tokens reach
+        experts on ranks that do not hold them, under attention data parallelism (see
+        :func:`evaluate_serving`); engines differ, and so do their versions.
+    attention_dp_balance : under attention data parallelism, whether the engine prefills every
+        rank's prompts in the same forward passes (TensorRT-LLM's ``enable_balance``); by
+        default each rank prefills in passes of its own, which the others wait for (see
+        :func:`evaluate_serving`).
 
     Raises
     ------
@@ -616,6 +682,7 @@ def plan_serving(
     if not 0.0 <= host <= 0.01:
         raise InvalidParameter(f"host_time_per_sequence_s must be in [0, 0.01] seconds, got "
                                f"{host_time_per_sequence_s!r}")
+    check_moe_dispatch(moe_dispatch)
     k_spec, tau = speculative_acceptance(speculative_tokens, accepted_tokens, acceptance_rate)
     drafter = draft_for(arch, draft, k_spec, cat)
     if requests_per_s is not None and not 0.0 < requests_per_s <= 1e9:
@@ -655,7 +722,8 @@ def plan_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=sp, output=so, context=context,
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
         grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp,
-        speculative_tokens=k_spec, accepted_tokens=tau, draft=drafter, **consts)
+        speculative_tokens=k_spec, accepted_tokens=tau, draft=drafter,
+        moe_dispatch=moe_dispatch, attention_dp_balance=attention_dp_balance, **consts)
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
     if tp is None or pp is None:
@@ -746,10 +814,21 @@ def plan_serving(
         device_power_w=device_power,
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
-        attention_dp=attention_dp, request_overhead_s=overhead, host_time_per_sequence_s=host,
+        attention_dp=attention_dp, moe_dispatch=moe_dispatch,
+        attention_dp_balance=attention_dp_balance, request_overhead_s=overhead,
+        host_time_per_sequence_s=host,
         speculative_tokens=k_spec, accepted_tokens=tau,
         draft=drafter if isinstance(drafter, str) else drafter.id, at_load=at_load, **load,
     )
+
+
+def check_moe_dispatch(value: Any) -> str:
+    """``value`` if it names a way to dispatch routed tokens (:data:`MOE_DISPATCH`), else an
+    :class:`InvalidParameter` naming the choices."""
+    if value not in MOE_DISPATCH:
+        raise InvalidParameter(
+            f"moe_dispatch must be one of {', '.join(MOE_DISPATCH)}, got {value!r}")
+    return str(value)
 
 
 def draft_for(arch: Architecture, draft: str | Architecture | None, speculative_tokens: int,

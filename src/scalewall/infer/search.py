@@ -78,6 +78,7 @@ def search_serving(
     accepted_tokens: float | None = None,
     acceptance_rate: float | None = None,
     draft: str | Architecture | None = None,
+    attention_dp_balance: bool = False,
     catalog: Catalog | None = None,
 ) -> SearchResult:
     """Cheapest (``objective='cost'``) or lowest-energy (``'energy'``) deployment serving
@@ -95,7 +96,9 @@ def search_serving(
     Accelerators lacking what the objective needs are listed in ``skipped``.
     ``speculative_tokens`` with ``accepted_tokens`` or ``acceptance_rate`` (and ``draft``)
     plans every candidate with speculative decoding (see
-    :func:`~scalewall.infer.plan.plan_serving`).
+    :func:`~scalewall.infer.plan.plan_serving`). Mixture-of-experts models are searched with
+    and without attention data parallelism, prefilled rank by rank unless
+    ``attention_dp_balance`` (see :func:`~scalewall.infer.plan.evaluate_serving`).
 
     Raises
     ------
@@ -150,7 +153,7 @@ def search_serving(
             bs = _POW2[_POW2 <= max_batch]
             A, T, P, B = np.meshgrid(layouts, tps, pps, bs, indexing="ij")  # (adp, tp, pp, b)
             m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, A,
-                          spec, drafter)
+                          spec, drafter, attention_dp_balance)
             n_cand += T.size
 
             fits = np.asarray(m.fits, dtype=bool)
@@ -249,10 +252,11 @@ def _evaluate(arch: Architecture, accel: Any, gemm: Any, attn: Any, cat: Catalog
               T: np.ndarray, P: np.ndarray, B: np.ndarray, prompt: int, output: int,
               precision: str, attention_dp: Any = False,
               spec: tuple[int, float] = (0, 1.0),
-              drafter: Architecture | str = "module") -> Any:
+              drafter: Architecture | str = "module", balanced: bool = False) -> Any:
     return evaluate_serving(
         arch, gemm, attention_rates=attn, batch=B, prompt=prompt, output=output, tp=T, pp=P,
         weight_bytes=BYTES_PER_ELEMENT[precision], attention_dp=attention_dp,
+        attention_dp_balance=balanced,
         kv_precision=kv_precision_for(precision, accel), speculative_tokens=spec[0],
         accepted_tokens=spec[1], draft=drafter, **serving_constants(accel, cat))
 

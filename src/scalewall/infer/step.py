@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._types import ArrayLike, BoolLike, FloatArray, where
+from scalewall._types import ArrayLike, BoolArray, BoolLike, FloatArray, where
 from scalewall.arch.counts import (
     attended_tokens,
     cached_tokens,
@@ -237,15 +237,24 @@ def _layer_flop_per_token(arch: Architecture) -> float:
     return 2.0 * linear / arch.n_layers
 
 
-def _elementwise_bytes_per_token(arch: Architecture, tp: FloatArray) -> FloatArray:
-    """Bytes the memory-bound kernels of one layer move per token on one device.
+def _elementwise_bytes(arch: Architecture, tokens: FloatArray, own: FloatArray,
+                       tp: FloatArray, ep: FloatArray, sent: BoolLike) -> FloatArray:
+    r"""Bytes the memory-bound kernels of one layer move on one device, for ``tokens`` tokens
+    in the replica's step of which the device holds ``own`` whole (all of them with tensor-
+    parallel attention; its own sequences' under attention data parallelism).
 
-    A mixture-of-experts layer also moves its routed tokens: the permute reads each token and
-    writes its ``k`` copies grouped by expert, and the finalize reads the ``k`` expert outputs
-    back and writes their weighted sum, :math:`(2 + 2k)\\,h` 16-bit values, on every rank that
-    holds the token (TensorRT-LLM's ``expandInputRowsKernel`` and ``finalizeMoeRoutingKernel``;
-    vLLM's ``fused_moe`` gathers the copies inside its first GEMM and sums them in
-    ``moe_sum``). Under tensor parallelism every rank permutes every token.
+    The norms and residual adds run on the tokens a device holds whole; the gated activation
+    and the rotary embedding on its share of the split dimension. A mixture-of-experts layer
+    also moves its routed tokens: the permute reads each token and writes its copies for the
+    device's experts grouped by expert, and the finalize reads them back and writes the
+    token's weighted sum (TensorRT-LLM's ``expandInputRowsKernel`` and
+    ``finalizeMoeRoutingKernel``; vLLM's ``fused_moe`` gathers the copies inside its first GEMM
+    and sums them in ``moe_sum``). Where every rank holds every token of the replica (tensor-
+    parallel attention, or attention data parallelism with the tokens gathered; see
+    :func:`_tp_comm_s`), each rank does this for every token and its ``k/ep`` local copies,
+    :math:`(2 + 2k/e)\,h` 16-bit values per token; where the tokens are ``sent`` to their
+    experts by all-to-all, each rank permutes its own tokens into all ``k`` copies and
+    finalizes them, :math:`(2 + 2k)\,h` per own token.
     """
     h = float(arch.hidden_size)
     f = float(arch.expert_ffn_size * (arch.n_active_experts + arch.n_shared_experts)
@@ -253,12 +262,11 @@ def _elementwise_bytes_per_token(arch: Architecture, tp: FloatArray) -> FloatArr
     act = (3.0 if arch.mlp == "swiglu" else 2.0) * f * ACTIVATION_BYTES  # read 2f (1f), write f
     rope = 2.0 * (arch.n_heads + arch.kv_heads) * arch.d_head * ACTIVATION_BYTES
     norms_residuals = 10.0 * h * ACTIVATION_BYTES  # 2 norms (r+w), 2 residual adds (2r+w)
-    out: FloatArray = norms_residuals + (act + rope) / tp
+    out: FloatArray = own * norms_residuals + tokens * (act + rope) / tp
     if arch.is_moe:
-        # routed tokens: the permute reads each token and writes its k copies in expert order;
-        # the finalize reads the k expert outputs back and writes their weighted sum
         k = float(arch.n_active_experts)
-        out = out + arch.n_moe_layers / arch.n_layers * (2.0 + 2.0 * k) * h * ACTIVATION_BYTES
+        routed = np.where(sent, own * (2.0 + 2.0 * k), tokens * (2.0 + 2.0 * k / ep))
+        out = out + arch.n_moe_layers / arch.n_layers * routed * h * ACTIVATION_BYTES
     return out
 
 
@@ -270,21 +278,37 @@ def _ssm_update_bytes(arch: Architecture, state_precision: str) -> float:
     return 2.0 * _ssm_state_bytes(arch, state_precision) / arch.n_layers
 
 
+def _sends_tokens(tp: FloatArray, ep: FloatArray, attention_dp: BoolLike,
+                  moe_dispatch: str) -> BoolArray:
+    """Whether a mixture-of-experts layer sends the routed tokens to their experts by
+    all-to-all (see :func:`_tp_comm_s`), per candidate."""
+    apart = (ep > 1) & ((ep > tp) | np.asarray(attention_dp, dtype=bool))
+    out: BoolArray = apart & ((moe_dispatch == "all-to-all") | (ep > tp))
+    return out
+
+
 def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray,
-               rates: DeviceRates, attention_dp: BoolLike = False) -> FloatArray:
+               rates: DeviceRates, attention_dp: BoolLike = False,
+               moe_dispatch: str = "all-to-all") -> FloatArray:
     """Collectives of the average layer: two all-reduces of :math:`T h` activations (one
     with a parallel block). Under attention data parallelism the attention's all-reduce goes
     (each device finishes its own sequences' attention); the MLP gathers the group's tokens and
-    scatters the sums back, as much traffic as its all-reduce.
+    scatters the sums back (an all-gather and a reduce-scatter, as much traffic as the
+    all-reduce).
 
     Expert parallelism inside a tensor-parallel group (``ep <= tp``, attention split by head)
-    moves no tokens: after the attention's all-reduce every rank holds every token, runs its
-    own experts on the ones routed to them, and the MoE output's all-reduce sums the ranks'
-    shares, as the dense MLP's does (TensorRT-LLM's min-latency DeepSeek-R1: local reduction
-    and one-shot all-reduce, tech blog 1; SGLang's and vLLM's expert parallelism without
-    data-parallel attention). Only when ranks hold different tokens, under attention data
-    parallelism or with ``ep > tp``, do the routed tokens travel, by two all-to-alls
-    (dispatch and combine) in place of the MLP's collective."""
+    moves no routed tokens: every rank holds every token after the attention's all-reduce,
+    runs its own experts on the ones routed to them, and the reduction sums the ranks' shares,
+    as the dense MLP's does (TensorRT-LLM's min-latency DeepSeek-R1: local reduction and
+    one-shot all-reduce, tech blog 1; SGLang's and vLLM's expert parallelism without
+    data-parallel attention). When the ranks hold different tokens, under attention data
+    parallelism or with ``ep > tp``, the routed tokens travel to their experts by two
+    all-to-alls (dispatch and combine) in place of the MLP's collective (``moe_dispatch``
+    ``"all-to-all"``: DeepEP, TensorRT-LLM's NVLink all-to-all), or, under attention data
+    parallelism, the experts take the gathered tokens as the dense MLP does (``"all-gather"``:
+    TensorRT-LLM's attention-DP MoE up to 2025 without multi-node NVLink or DeepEP, its
+    ``alltoall_method_type`` ``NotEnabled``; SGLang's ``--enable-dp-attention`` without a
+    DeepEP backend; vLLM's ``allgather_reducescatter``)."""
     h = float(arch.hidden_size)
     bw = group_bandwidth_bytes_per_s(tp, 1.0, rates)
     one = all_reduce_time_s(T * h * ACTIVATION_BYTES, tp, bw, rates)
@@ -296,8 +320,8 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
         a2a = all_to_all_time_s(T * arch.n_active_experts * h * ACTIVATION_BYTES / ep
                                 * expert_load_factor(arch, ep), ep,
                                 group_bandwidth_bytes_per_s(ep, 1.0, rates), rates)
-        dispatch = (ep > 1) & ((ep > tp) | attention_dp)
-        out = out + moe * np.where(dispatch, 2.0 * a2a - one, 0.0)
+        sent = _sends_tokens(tp, ep, attention_dp, moe_dispatch)
+        out = out + moe * np.where(sent, 2.0 * a2a - one, 0.0)
     return out
 
 
@@ -315,7 +339,7 @@ def decode_step(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, context: ArrayLike,
     weight_bytes: float, kv_precision: str, tp: ArrayLike = 1, pp: ArrayLike = 1,
     ep: ArrayLike = 1, grouped_kv_reads: bool = True, attention_dp: BoolLike = False,
-    query_tokens: ArrayLike = 1,
+    query_tokens: ArrayLike = 1, moe_dispatch: str = "all-to-all",
 ) -> StepTime:
     """One decode step of a replica: every one of ``batch`` sequences emits one token (or
     has ``query_tokens`` verified at once, under speculative decoding).
@@ -340,6 +364,10 @@ def decode_step(
         its own share of the sequences with every head and a whole copy of the attention
         weights, so no KV head (or MLA latent) is held twice; the MLP or experts stay split.
         The busiest device, with :math:`\\lceil b/t \\rceil` sequences, sets the pace.
+    moe_dispatch : how a mixture-of-experts layer reaches experts on ranks that do not hold
+        the token (attention data parallelism, ``ep > tp``): ``"all-to-all"`` sends each token's
+        copies to its experts' ranks; ``"all-gather"`` (attention data parallelism only) gives
+        every rank every token, as :func:`_tp_comm_s` describes.
     query_tokens : tokens of each sequence in the step: 1 for plain decoding, :math:`k + 1`
         when a speculative step verifies ``k`` drafted tokens and the one after them. The
         GEMMs, routed experts, collectives and memory-bound kernels run on that many times the
@@ -398,11 +426,12 @@ def decode_step(
     attn = np.maximum(stream_time_s(seqs * kv_layer, rates),
                       seqs * q * attn_flop / rates.attention_flop_per_s)
     attn = attn + rates.kernel_launch_s * arch.n_attention_layers / L
-    elem_bytes = mb * q * (_elementwise_bytes_per_token(arch, tp_)
-                           + _ssm_update_bytes(arch, kv_precision) / tp_)
+    sent = _sends_tokens(tp_, ep_, attention_dp, moe_dispatch)
+    elem_bytes = (_elementwise_bytes(arch, mb * q, seqs * q, tp_, ep_, sent)
+                  + mb * q * _ssm_update_bytes(arch, kv_precision) / tp_)
     elem = stream_time_s(elem_bytes, rates) + _ELEMENTWISE_KERNELS_PER_LAYER * (
         rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, mb * q, tp_, ep_, rates, attention_dp)
+    comm = _tp_comm_s(arch, mb * q, tp_, ep_, rates, attention_dp, moe_dispatch)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
     head = matmul_time_s(mb * q, V / tp_, h, rates, operand_bytes=weight_bytes)
     hops = pp_ * _hop_s(mb * q, arch, tp_, pp_, rates)
@@ -438,11 +467,14 @@ def prefill(
     arch: Architecture, rates: DeviceRates, *, batch: ArrayLike, prompt: ArrayLike,
     weight_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1,
     attention_rates: DeviceRates | None = None, attention_dp: BoolLike = False,
-    passes: ArrayLike = 1,
+    passes: ArrayLike = 1, moe_dispatch: str = "all-to-all", spread: ArrayLike | None = None,
 ) -> StepTime:
     """Prefill of ``batch`` prompts of ``prompt`` tokens (``passes`` times over, as forward
     passes streamed back to back); ``step_s`` is when the last one's first token is out [s]
-    (for ``batch`` = 1, the time to first token).
+    (for ``batch`` = 1, the time to first token). Under attention data parallelism the
+    prompts of a pass are spread over ``spread`` ranks (default ``tp``, all of them; 1 when
+    each rank prefills in its own forward pass while the others wait, see
+    :func:`~scalewall.infer.plan.evaluate_serving`).
 
     Notes
     -----
@@ -463,7 +495,8 @@ def prefill(
     L = float(arch.n_layers)
     m = np.minimum(b, pp_)
     T = b * s / m  # tokens per micro-batch
-    T_att = where(attention_dp, s * np.ceil(b / m / tp_), T)  # on the busiest device
+    ranks = tp_ if spread is None else np.asarray(spread, dtype=float)
+    T_att = where(attention_dp, s * np.ceil(b / m / ranks), T)  # on the busiest device
     att_tp = where(attention_dp, np.ones_like(tp_), tp_)
     gemm = _layer_gemm_s(arch, T, tp_, rates, weight_bytes, ep=ep_, attn_tokens=T_att,
                          attention_dp=attention_dp)
@@ -478,9 +511,10 @@ def prefill(
         arch.ssm_state_size) / tp_
     attn = (T_att * attn_flop + T * ssm_flop) / att_rates.attention_flop_per_s + (
         rates.kernel_launch_s)
-    elem = stream_time_s(T * _elementwise_bytes_per_token(arch, tp_), rates) + (
+    sent = _sends_tokens(tp_, ep_, attention_dp, moe_dispatch)
+    elem = stream_time_s(_elementwise_bytes(arch, T, T_att, tp_, ep_, sent), rates) + (
         _ELEMENTWISE_KERNELS_PER_LAYER * rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, T, tp_, ep_, rates, attention_dp)
+    comm = _tp_comm_s(arch, T, tp_, ep_, rates, attention_dp, moe_dispatch)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
     head = matmul_time_s(b / m, V / tp_, h, rates, operand_bytes=weight_bytes)
     stage = (L * (gemm + attn + elem + comm) + head) / pp_

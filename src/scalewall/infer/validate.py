@@ -29,6 +29,14 @@ plain decoding.
 Optional column ``attention_dp`` (0/1): attention data-parallel across the replica's ``tp``
 devices (engines' ``enable_attention_dp``, ``--enable-dp-attention``); blank, 0.
 
+Optional column ``attention_dp_balance`` (0/1): under attention data parallelism, the engine
+prefills every rank's prompts in the same forward passes (TensorRT-LLM's
+``attention_dp_config.enable_balance``); blank, 0: each rank prefills in passes of its own.
+
+Optional column ``moe_dispatch`` (``all-to-all`` or ``all-gather``): how a mixture-of-experts
+layer reaches experts on ranks that do not hold the token under attention data parallelism;
+blank, ``all-to-all``.
+
 Optional column ``grouped_kv_reads`` (0/1): whether the decode attention kernel reads each
 key/value head once per group of query heads; blank, the year in ``source`` decides (from
 2024, as TensorRT-LLM's XQA kernel and FlashInfer do). Optional column
@@ -53,7 +61,7 @@ from typing import Any
 from scalewall._errors import CatalogFileError
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
-from scalewall.infer.plan import plan_serving
+from scalewall.infer.plan import MOE_DISPATCH, plan_serving
 
 __all__ = ["predict_infer_row", "serving_inputs"]
 
@@ -98,8 +106,16 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         objective="throughput" if metric == "decode_tokens_per_s" else "latency",
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
         attention_dp=bool(_num(row, "attention_dp", rownum) or 0.0),
+        attention_dp_balance=bool(_num(row, "attention_dp_balance", rownum) or 0.0),
         kv_precision=(row.get("kv_precision") or "").strip() or None,
     )
+    dispatch = (row.get("moe_dispatch") or "").strip()
+    if dispatch:
+        if dispatch not in MOE_DISPATCH:
+            raise CatalogFileError(
+                f"row {rownum}: column 'moe_dispatch' must be one of {', '.join(MOE_DISPATCH)}, "
+                f"got {dispatch!r}")
+        kwargs["moe_dispatch"] = dispatch
     spec = _num(row, "speculative_tokens", rownum, integer=True)
     accepted = _num(row, "accepted_tokens", rownum)
     if metric == "speculative_speedup" and (not spec or accepted is None):

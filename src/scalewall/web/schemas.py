@@ -144,6 +144,13 @@ class ServeRequest(_Speculative):
     attention_dp: bool = Field(
         default=False, description="Attention data-parallel across each replica's tp devices "
         "(each device attends its own sequences; no KV head or MLA latent held twice).")
+    attention_dp_balance: bool = Field(
+        default=False, description="With attention_dp: every rank's prompts are prefilled in "
+        "the same forward passes (TensorRT-LLM enable_balance); false: each rank prefills in "
+        "passes of its own that the others wait for.")
+    moe_dispatch: Literal["all-to-all", "all-gather"] = Field(
+        default="all-to-all", description="How routed tokens reach experts on ranks that do "
+        "not hold them (attention data parallelism, ep > tp).")
     grouped_kv_reads: bool = Field(
         default=True, description="Decode attention reads each key/value head once per query "
         "group (kernels since 2024); false: once per query head (2023 kernels).")
