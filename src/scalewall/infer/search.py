@@ -207,7 +207,9 @@ def search_serving(
                 best = {
                     "hardware": accel.id, "precision": precision,
                     "tp": int(T[idx]), "pp": int(P[idx]), "batch": int(B[idx]),
-                    "attention_dp": bool(A[idx]), "speculative_tokens": spec[0],
+                    "attention_dp": bool(A[idx]),
+                    "attention_dp_balance": attention_dp_balance and bool(A[idx]),
+                    "speculative_tokens": spec[0],
                     "accepted_tokens": spec[1],
                     "draft": drafter if isinstance(drafter, str) else drafter.id,
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),

@@ -351,7 +351,8 @@ def build_router(ctx: Context) -> APIRouter:
             return search_serving(
                 arch, hardware=req.hardware, requests_per_s=req.requests_per_s,
                 prompt=req.prompt, output=req.output, ttft_s=req.ttft_s, tpot_s=req.tpot_s,
-                objective=req.objective, catalog=cat, **req.speculative(),
+                objective=req.objective, attention_dp_balance=req.attention_dp_balance,
+                catalog=cat, **req.speculative(),
             ).to_dict()
         return ctx.answer("serve-search:" + req.model_dump_json(), run)
 

@@ -212,6 +212,9 @@ class ServeSearchRequest(_Speculative):
     ttft_s: float = Field(default=2.0, gt=0, le=3600)
     tpot_s: float = Field(default=0.1, gt=0, le=60)
     objective: Literal["cost", "energy"] = "cost"
+    attention_dp_balance: bool = Field(
+        default=False, description="Attention data-parallel candidates (MoE models) prefill "
+        "every rank's prompts in the same forward passes; false: rank by rank.")
 
 
 class ConfigRequest(_Strict):
