@@ -310,11 +310,13 @@ def evaluate_serving(
     k_spec = np.asarray(speculative_tokens, dtype=float)
     tau = np.asarray(accepted_tokens, dtype=float)
     drafting = bool(np.any(k_spec > 0)) and draft != "ngram"
-    if drafting and isinstance(draft, Architecture):  # a draft model beside the target
+    # a draft model beside the target, else the draft module (or none)
+    draft_model = draft if drafting and isinstance(draft, Architecture) else None
+    if draft_model is not None:
         weights = weights + np.where(k_spec > 0, weight_bytes_per_device(
-            draft, weight_bytes=weight_bytes, tp=tp_, pp=pp_), 0.0)
+            draft_model, weight_bytes=weight_bytes, tp=tp_, pp=pp_), 0.0)
         per_seq_full = per_seq_full + np.where(k_spec > 0, kv_bytes_per_sequence_per_device(
-            draft, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_), 0.0)
+            draft_model, context=sp + so, kv_precision=kv_precision, tp=tp_, pp=pp_), 0.0)
     elif drafting:  # the draft module: one more layer of weights and of cache
         weights = weights + np.where(k_spec > 0, n_params(arch) / arch.n_layers * weight_bytes
                                      / (tp_ * pp_), 0.0)
@@ -362,9 +364,9 @@ def evaluate_serving(
         moe_dispatch=moe_dispatch)
     dec = decode_step(arch, rates, query_tokens=k_spec + 1.0, **step_kw)
     drafts: Any = 0.0
-    if drafting and isinstance(draft, Architecture):
-        drafts = k_spec * decode_step(draft, rates, **{**step_kw, "ep": 1.0,
-                                                        "attention_dp": False}).step_s
+    if draft_model is not None:
+        drafts = k_spec * decode_step(draft_model, rates, **{**step_kw, "ep": 1.0,
+                                                              "attention_dp": False}).step_s
     elif drafting:
         drafts = k_spec * draft_token_s(decode_step(arch, rates, **step_kw), arch)
     overhead = np.asarray(request_overhead_s, dtype=float)
@@ -818,7 +820,7 @@ def plan_serving(
         attention_dp_balance=attention_dp_balance, request_overhead_s=overhead,
         host_time_per_sequence_s=host,
         speculative_tokens=k_spec, accepted_tokens=tau,
-        draft=drafter if isinstance(drafter, str) else drafter.id, at_load=at_load, **load,
+        draft=draft_name(drafter), at_load=at_load, **load,
     )
 
 
@@ -829,6 +831,12 @@ def check_moe_dispatch(value: Any) -> str:
         raise InvalidParameter(
             f"moe_dispatch must be one of {', '.join(MOE_DISPATCH)}, got {value!r}")
     return str(value)
+
+
+def draft_name(drafter: Architecture | str) -> str:
+    """How a plan or search result names its drafter: ``module``, ``ngram`` or the draft
+    model's id."""
+    return drafter if isinstance(drafter, str) else drafter.id
 
 
 def draft_for(arch: Architecture, draft: str | Architecture | None, speculative_tokens: int,

@@ -25,6 +25,7 @@ from scalewall.catalog import Catalog, get_catalog
 from scalewall.infer.plan import (
     InfeasibleServing,
     draft_for,
+    draft_name,
     evaluate_serving,
     footprint_cost_usd,
     kv_precision_for,
@@ -211,7 +212,7 @@ def search_serving(
                     "attention_dp_balance": attention_dp_balance and bool(A[idx]),
                     "speculative_tokens": spec[0],
                     "accepted_tokens": spec[1],
-                    "draft": drafter if isinstance(drafter, str) else drafter.id,
+                    "draft": draft_name(drafter),
                     "replicas": int(replicas[idx]), "n_devices": int(devices[idx]),
                     "ttft_s": float(loaded[idx]), "queue_wait_s": float(wait[idx]),
                     "ttft_unloaded_s": float(np.asarray(m.ttft_s)[idx]),
