@@ -732,7 +732,7 @@ def test_mixture_of_experts_throughput_rows() -> None:
 def test_deepseek_r1_serving_rows() -> None:
     """SemiAnalysis InferenceX, DeepSeek-R1 (the DeepSeek-V3 shape) served by SGLang and
     TensorRT-LLM at concurrency 4-256 (407 rows of mean TPOT, every single-node record without
-    speculative decoding on a catalog GPU). H200 and B200: 10.3% median over
+    speculative decoding on a catalog GPU). H200 and B200: 10.1% median over
     242 rows (9.6% before the Blackwell NVFP4 GEMMs were given their measured share of peak,
     0.58: FP4 decode at low concurrency, where the planner was already slow, slowed with the
     rest). B300 is fast by 24% (median, 31 rows) and MI300X and MI325X by 44% (30 rows): their
@@ -743,8 +743,9 @@ def test_deepseek_r1_serving_rows() -> None:
     20-60% at TP 4, worst with 8k-token prompts or outputs, where those engines' long-context
     work costs more than the planner's. The 15
     TensorRT-LLM records with attention data parallelism (B200 and H200, concurrency 64-256,
-    added once the planner modelled it) are fast by 7%: the planner's mixture-of-experts
-    serving at scale (see the TensorRT-LLM MoE rows above).
+    added once the planner modelled it; their launch scripts balance the ranks' prefills) are
+    fast by 11%: the planner's mixture-of-experts serving at scale (see the TensorRT-LLM MoE
+    rows above).
     The bounds keep each documented gap from widening; before the routed experts were one
     grouped GEMM, these rows would have been several times too slow."""
     rows = {r["id"]: r["error"] for r in validate_csv(INFER_CSV).rows
