@@ -10,6 +10,11 @@ Metrics and their meaning here:
 - ``decode_tokens_per_s``: output tokens per second of the whole deployment of ``devices``
   devices (``devices / (tp * pp)`` replicas), each running ``batch`` sequences of ``prompt``
   + ``output`` tokens, prefill included. Per-GPU figures are converted to this by the CSV.
+  With a ``requests`` column the row is an offline run of that many identical requests,
+  all queued at the start (``trtllm-bench throughput``, MLPerf Offline): ``batch`` is then
+  the engine's maximum batch, each replica runs as many as fit in its memory, in waves, the
+  last wave holding the remainder, and the figure is the run's output tokens over its
+  duration (see :func:`offline_tokens_per_s`).
 - ``energy_j_per_token``: facility energy per output token (devices, their hosts and PUE),
   the request's prefill included; ``device_energy_j_per_token``: the accelerator boards'
   share alone, as NVML-based meters (Zeus, ML.ENERGY) measure it; ``device_power_w``: the
@@ -58,12 +63,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+
 from scalewall._errors import CatalogFileError
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
 from scalewall.infer.plan import MOE_DISPATCH, plan_serving
 
-__all__ = ["predict_infer_row", "serving_inputs"]
+__all__ = ["offline_tokens_per_s", "predict_infer_row", "serving_inputs"]
 
 # a source that timed the model's forward pass itself, not a serving engine
 _KERNEL_TIMING = re.compile(r"^\s*measured on\b.*\bPyTorch\b", re.IGNORECASE)
@@ -146,10 +153,56 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
     return arch, hardware, kwargs
 
 
+def offline_tokens_per_s(arch: Architecture, hardware: str, kwargs: dict[str, Any],
+                         requests: int) -> float:
+    r"""Output tokens/s of an offline run of ``requests`` identical requests queued at once
+    (:func:`~scalewall.infer.plan.plan_serving` arguments ``kwargs``, whose ``batch`` is the
+    engine's maximum, or ``None`` for the planner's choice): each replica admits up to that
+    many, as many as fit in its memory, and, the requests being alike, they run in waves of
+    that many, each a cycle (:func:`~scalewall.infer.plan.evaluate_serving`), the last wave
+    holding the remainder at its own, smaller batch (:math:`N` requests, :math:`d` replicas,
+    batch :math:`b`, :math:`s_o` output tokens each):
+
+    .. math:: \frac{N s_o}{\lfloor n/b \rfloor\, t_{cycle}(b) + t_{cycle}(n - b\lfloor n/b
+        \rfloor)}, \quad n = N/d
+    """
+    probe = plan_serving(arch, hardware, **{**kwargs, "batch": None})  # the layout, what fits
+    fits = int(np.floor(float(np.asarray(probe.metrics.max_batch))))
+    b = max(1, min(kwargs.get("batch") or probe.batch, fits))
+    per_replica = requests / probe.dp
+    waves = int(per_replica // b)
+    rest = round(per_replica - waves * b)
+    layout = {**kwargs, "tp": probe.tp, "pp": probe.pp}
+
+    def cycle(batch: int) -> float:
+        return float(np.asarray(plan_serving(arch, hardware, **{**layout, "batch": batch})
+                                .metrics.cycle_s))
+
+    total = waves * cycle(b) + (cycle(rest) if rest >= 1 else 0.0)
+    return requests * float(kwargs["output"]) / total
+
+
+def _requests(row: dict[str, str], metric: str, rownum: str) -> int | None:
+    """The ``requests`` column: the size of an offline run (``decode_tokens_per_s`` only)."""
+    from scalewall.validate import _num
+
+    value = _num(row, "requests", rownum, integer=True)
+    if value is None:
+        return None
+    if metric != "decode_tokens_per_s" or value < 1:
+        raise CatalogFileError(
+            f"row {rownum}: column 'requests' (an offline run's size) must be an integer >= 1 "
+            f"on a decode_tokens_per_s row, got {value!r} on {metric!r}")
+    return int(value)
+
+
 def predict_infer_row(row: dict[str, str], catalog: Catalog, rownum: str) -> float:
     """Predicted value of ``row['metric']`` in the metric's unit."""
     metric = (row.get("metric") or "").strip()
     arch, hardware, kwargs = serving_inputs(row, catalog, rownum)
+    requests = _requests(row, metric, rownum)
+    if requests is not None:
+        return offline_tokens_per_s(arch, hardware, kwargs, requests)
     plan = plan_serving(arch, hardware, **kwargs)
     batch, context = plan.batch, kwargs["context"]
     m = plan.metrics
