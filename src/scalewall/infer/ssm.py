@@ -147,6 +147,19 @@ def _finite_or_none(x: FloatArray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=float).ravel()]
 
 
+def _holds_a_sequence(transformer: Architecture, hybrid: Architecture, gemm: Any, attn: Any,
+                      n: int, context: float, batch: int, precision: str, kv_precision: str,
+                      consts: dict[str, Any]) -> bool:
+    """Whether a replica of ``n`` devices holds each model's weights, a ``batch``-sequence
+    step's workspace and one sequence of ``context`` tokens (the comparison's ``max_batch``
+    is at least 1)."""
+    return all(float(np.asarray(evaluate_serving(
+        arch, gemm, attention_rates=attn, batch=float(batch), prompt=context, output=1.0,
+        context=context, tp=float(n), n_devices=float(n),
+        weight_bytes=BYTES_PER_ELEMENT[precision], kv_precision=kv_precision,
+        **consts).max_batch)) >= 1.0 for arch in (transformer, hybrid))
+
+
 def compare_state_space(
     transformer: str | Architecture, hardware: str, *, context: ArrayLike,
     hybrid: Architecture | None = None, batch: int = 16, max_batch: int = 1024,
@@ -160,7 +173,8 @@ def compare_state_space(
     batch : sequences for the same-batch step-time comparison.
     max_batch : cap on the batch when each model runs at the most sequences that fit.
     n_devices : devices of the replica, tensor-parallel within the chip's scale-up domain;
-        default the fewest (a power of two) on which both models' weights fit.
+        default the fewest (a power of two) that hold both models' weights and one sequence
+        of the shortest context of each (else the fewest that hold the weights).
 
     Returns
     -------
@@ -190,6 +204,10 @@ def compare_state_space(
     weights = max(n_params(base), n_params(hyb)) * BYTES_PER_ELEMENT[precision]
     if n_devices is None:
         fits = [n for n in (2**k for k in range(11)) if n <= domain and weights / n < usable]
+        # a replica that holds the weights but not one sequence compares nothing
+        fits = [n for n in fits if _holds_a_sequence(long_base, long_hyb, gemm, attn, n,
+                                                     float(s.min()), batch, precision, kv_p,
+                                                     consts)] or fits
         if not fits:
             lower = _LOWER_PRECISIONS.get(precision)
             hint = (f"compare at a lower precision ({lower}) or with a smaller model" if lower
