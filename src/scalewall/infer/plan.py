@@ -372,7 +372,7 @@ def evaluate_serving(
     overhead = np.asarray(request_overhead_s, dtype=float)
     # the engine's host work per decode step, overlapped with the devices': one scheduler per
     # replica, or per rank under attention data parallelism
-    scheduled = where(attention_dp, np.ceil(b / tp_), b)
+    scheduled = np.ceil(own)
     host_work = np.asarray(host_time_per_sequence_s, dtype=float) * scheduled
     verify = np.maximum(dec.step_s + drafts, host_work)  # a step: drafts, then verification
     step = verify / tau  # per output token

@@ -147,17 +147,21 @@ def _finite_or_none(x: FloatArray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=float).ravel()]
 
 
-def _holds_a_sequence(transformer: Architecture, hybrid: Architecture, gemm: Any, attn: Any,
-                      n: int, context: float, batch: int, precision: str, kv_precision: str,
-                      consts: dict[str, Any]) -> bool:
-    """Whether a replica of ``n`` devices holds each model's weights, a ``batch``-sequence
+def _hold_a_sequence(transformer: Architecture, hybrid: Architecture, gemm: Any, attn: Any,
+                     n: list[int], context: float, batch: int, precision: str,
+                     kv_precision: str, consts: dict[str, Any]) -> list[int]:
+    """Those of the replica sizes ``n`` that hold each model's weights, a ``batch``-sequence
     step's workspace and one sequence of ``context`` tokens (the comparison's ``max_batch``
-    is at least 1)."""
-    return all(float(np.asarray(evaluate_serving(
-        arch, gemm, attention_rates=attn, batch=float(batch), prompt=context, output=1.0,
-        context=context, tp=float(n), n_devices=float(n),
-        weight_bytes=BYTES_PER_ELEMENT[precision], kv_precision=kv_precision,
-        **consts).max_batch)) >= 1.0 for arch in (transformer, hybrid))
+    is at least 1), all sizes in one evaluation per model."""
+    size = np.asarray(n, dtype=float)
+    ok = np.ones(size.shape, dtype=bool)
+    for arch in (transformer, hybrid):
+        ok &= np.asarray(evaluate_serving(
+            arch, gemm, attention_rates=attn, batch=float(batch), prompt=context, output=1.0,
+            context=context, tp=size, n_devices=size,
+            weight_bytes=BYTES_PER_ELEMENT[precision], kv_precision=kv_precision,
+            **consts).max_batch) >= 1.0
+    return [k for k, keep in zip(n, ok, strict=True) if keep]
 
 
 def compare_state_space(
@@ -205,9 +209,9 @@ def compare_state_space(
     if n_devices is None:
         fits = [n for n in (2**k for k in range(11)) if n <= domain and weights / n < usable]
         # a replica that holds the weights but not one sequence compares nothing
-        fits = [n for n in fits if _holds_a_sequence(long_base, long_hyb, gemm, attn, n,
-                                                     float(s.min()), batch, precision, kv_p,
-                                                     consts)] or fits
+        if fits:
+            fits = _hold_a_sequence(long_base, long_hyb, gemm, attn, fits, float(s.min()),
+                                    batch, precision, kv_p, consts) or fits
         if not fits:
             lower = _LOWER_PRECISIONS.get(precision)
             hint = (f"compare at a lower precision ({lower}) or with a smaller model" if lower

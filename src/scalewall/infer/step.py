@@ -289,7 +289,7 @@ def _sends_tokens(tp: FloatArray, ep: FloatArray, attention_dp: BoolLike,
 
 def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray,
                rates: DeviceRates, attention_dp: BoolLike = False,
-               moe_dispatch: str = "all-to-all") -> FloatArray:
+               sent: BoolLike = False) -> FloatArray:
     """Collectives of the average layer: two all-reduces of :math:`T h` activations (one
     with a parallel block). Under attention data parallelism the attention's all-reduce goes
     (each device finishes its own sequences' attention); the MLP gathers the group's tokens and
@@ -303,8 +303,9 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
     one-shot all-reduce, tech blog 1; SGLang's and vLLM's expert parallelism without
     data-parallel attention). When the ranks hold different tokens, under attention data
     parallelism or with ``ep > tp``, the routed tokens travel to their experts by two
-    all-to-alls (dispatch and combine) in place of the MLP's collective (``moe_dispatch``
-    ``"all-to-all"``: DeepEP, TensorRT-LLM's NVLink all-to-all), or, under attention data
+    all-to-alls (dispatch and combine) in place of the MLP's collective (``sent``, from
+    :func:`_sends_tokens`; ``moe_dispatch`` ``"all-to-all"``: DeepEP, TensorRT-LLM's NVLink
+    all-to-all), or, under attention data
     parallelism, the experts take the gathered tokens as the dense MLP does (``"all-gather"``:
     TensorRT-LLM's attention-DP MoE up to 2025 without multi-node NVLink or DeepEP, its
     ``alltoall_method_type`` ``NotEnabled``; SGLang's ``--enable-dp-attention`` without a
@@ -320,7 +321,6 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
         a2a = all_to_all_time_s(T * arch.n_active_experts * h * ACTIVATION_BYTES / ep
                                 * expert_load_factor(arch, ep), ep,
                                 group_bandwidth_bytes_per_s(ep, 1.0, rates), rates)
-        sent = _sends_tokens(tp, ep, attention_dp, moe_dispatch)
         out = out + moe * np.where(sent, 2.0 * a2a - one, 0.0)
     return out
 
@@ -431,7 +431,7 @@ def decode_step(
                   + mb * q * _ssm_update_bytes(arch, kv_precision) / tp_)
     elem = stream_time_s(elem_bytes, rates) + _ELEMENTWISE_KERNELS_PER_LAYER * (
         rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, mb * q, tp_, ep_, rates, attention_dp, moe_dispatch)
+    comm = _tp_comm_s(arch, mb * q, tp_, ep_, rates, attention_dp, sent)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
     head = matmul_time_s(mb * q, V / tp_, h, rates, operand_bytes=weight_bytes)
     hops = pp_ * _hop_s(mb * q, arch, tp_, pp_, rates)
@@ -514,7 +514,7 @@ def prefill(
     sent = _sends_tokens(tp_, ep_, attention_dp, moe_dispatch)
     elem = stream_time_s(_elementwise_bytes(arch, T, T_att, tp_, ep_, sent), rates) + (
         _ELEMENTWISE_KERNELS_PER_LAYER * rates.kernel_launch_s)
-    comm = _tp_comm_s(arch, T, tp_, ep_, rates, attention_dp, moe_dispatch)
+    comm = _tp_comm_s(arch, T, tp_, ep_, rates, attention_dp, sent)
     h, V = float(arch.hidden_size), float(arch.vocab_size)
     head = matmul_time_s(b / m, V / tp_, h, rates, operand_bytes=weight_bytes)
     stage = (L * (gemm + attn + elem + comm) + head) / pp_
