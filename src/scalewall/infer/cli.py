@@ -76,6 +76,9 @@ def infer(
         help="How routed tokens reach experts on ranks that do not hold them: all-to-all "
         "(DeepEP, NVLink all-to-all) or all-gather (every rank takes the group's tokens, "
         "attention data parallelism only).")] = "all-to-all",
+    first_token_in_decode: Annotated[bool, typer.Option(
+        "--first-token-in-decode", help="The engine prefills all but the prompt's last token "
+        "and a decode step emits the first token (LMDeploy TurboMind up to v0.1).")] = False,
     grouped_kv: Annotated[bool, typer.Option("--grouped-kv/--per-head-kv", help="Decode "
                           "attention reads each key/value head once per query group (kernels "
                           "since 2024), or once per query head (2023 kernels).")] = True,
@@ -180,6 +183,7 @@ def infer(
                     precision=precision, kv_precision=kv_precision, tp=tp, pp=pp, rates=rates,
                     ep=ep, attention_dp=attention_dp, grouped_kv_reads=grouped_kv, catalog=cat,
                     attention_dp_balance=attention_dp_balance, moe_dispatch=moe_dispatch,
+                    first_token_in_decode=first_token_in_decode,
                     request_overhead_s=None if request_overhead_ms is None
                     else request_overhead_ms / 1e3, requests_per_s=rps,
                     host_time_per_sequence_s=None if host_us_per_sequence is None

@@ -181,6 +181,7 @@ def evaluate_serving(
     host_time_per_sequence_s: ArrayLike = 0.0, speculative_tokens: ArrayLike = 0,
     accepted_tokens: ArrayLike = 1.0, draft: Architecture | str = "module",
     moe_dispatch: str = "all-to-all", attention_dp_balance: bool = False,
+    first_token_in_decode: bool = False,
 ) -> ServingMetrics:
     """Latency, throughput and memory of serving, vectorized over every numeric argument.
 
@@ -234,6 +235,13 @@ def evaluate_serving(
         (TensorRT-LLM tech blog 10, "ADP Balance Strategy": one rank's context phase with the
         others' generation sets the iteration's time; DeepSeek-V3 on 8 GB200 at 803/3,653
         tokens ran 1.33x faster balanced).
+    first_token_in_decode : whether the engine prefills all of a prompt but its last token and
+        runs that one in the next decode step, which emits the first output token
+        (LMDeploy's TurboMind up to v0.1: ``LlamaBatch::ContextDecode`` skips the last input
+        token, "will process with decoder later"): the time to first token is then the
+        prefill of :math:`s_p - 1` tokens (none for a one-token prompt) and one decode step.
+        Default False: the prefill's last token gives the first output token, as vLLM, SGLang
+        and TensorRT-LLM do.
     speculative_tokens : [tokens] drafted per step, one draft call per token, then verified with
         the token after them in one step of ``k + 1`` query tokens per sequence; 0 (default)
         for plain decoding.
@@ -342,7 +350,11 @@ def evaluate_serving(
         max_context = np.where(state > 0, np.floor((free / b - fixed) / state), np.inf)
     max_context = np.minimum(np.maximum(max_context, 0.0), float(arch.max_seq_len))
 
-    one = prefill(arch, rates, batch=1.0, prompt=sp, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
+    # the tokens the prefill runs: all of the prompt, or all but the last one (whose decode
+    # step emits the first token; a one-token prompt has no prefill then)
+    pre = np.maximum(sp - 1.0, 0.0) if first_token_in_decode else sp
+    prefills = (pre > 0) | (not first_token_in_decode)
+    one = prefill(arch, rates, batch=1.0, prompt=pre, weight_bytes=weight_bytes, tp=tp_, pp=pp_,
                   ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp,
                   moe_dispatch=moe_dispatch)
     # the engine prefills the cycle's prompts a forward pass at a time, as many whole prompts
@@ -355,7 +367,7 @@ def evaluate_serving(
     passes, spread = _prefill_passes(rank_passes, tp_, so / tau, attention_dp,
                                      attention_dp_balance)
     many = one if b.ndim == 0 and float(b) == 1.0 else prefill(
-        arch, rates, batch=spread * per_rank_pass, prompt=sp, weight_bytes=weight_bytes,
+        arch, rates, batch=spread * per_rank_pass, prompt=pre, weight_bytes=weight_bytes,
         tp=tp_, pp=pp_, ep=ep_, attention_rates=attention_rates, attention_dp=attention_dp,
         passes=passes, moe_dispatch=moe_dispatch, spread=spread)
     step_kw: dict[str, Any] = dict(
@@ -377,17 +389,23 @@ def evaluate_serving(
     verify = np.maximum(dec.step_s + drafts, host_work)  # a step: drafts, then verification
     step = verify / tau  # per output token
     host = np.broadcast_to(host_work, np.shape(step)).copy()
-    ttft = one.step_s + overhead
-    batch_prefill = many.step_s + passes * overhead
+    # the cycle's output tokens take ``so`` steps after the prefill either way (the prefill's
+    # token and so - 1 steps, counted as so; or so steps, the first emitting the first token)
+    first = verify if first_token_in_decode else 0.0
+    batch_prefill = np.where(prefills, many.step_s, 0.0) + passes * overhead
+    ttft = np.where(prefills, one.step_s, 0.0) + overhead + first
     cycle = batch_prefill + so * step
+    batch_prefill = batch_prefill + first
     replica_tps = b * so / cycle
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
     steps = so / tau
-    kernel_s = (many.gemm_s + many.attention_s + many.elementwise_s + many.comm_s
+    kernel_s = (np.where(prefills, many.gemm_s + many.attention_s + many.elementwise_s
+                         + many.comm_s, 0.0)
                 + steps * (dec.gemm_s + dec.attention_s + dec.elementwise_s + dec.comm_s
                            + drafts)) / pp_
-    flop_s = np.minimum((many.flop + steps * dec.flop) / (replica * rates.peak_flop_per_s
-                                                        * rates.matmul_efficiency), kernel_s)
+    flop = np.where(prefills, many.flop, 0.0) + steps * dec.flop
+    flop_s = np.minimum(flop / (replica * rates.peak_flop_per_s * rates.matmul_efficiency),
+                        kernel_s)
     activity = (flop_s + memory_bound_power_fraction * kernel_s) / cycle
     return ServingMetrics(
         weights_bytes_per_device=weights, kv_bytes_per_device=kv,
@@ -464,6 +482,7 @@ class ServingPlan:
     attention_dp: bool = False  # attention data-parallel across each replica's tp devices
     moe_dispatch: str = "all-to-all"  # how routed tokens reach other ranks' experts
     attention_dp_balance: bool = False  # ranks prefill in the same forward passes
+    first_token_in_decode: bool = False  # the prompt's last token runs in a decode step
     request_overhead_s: float = 0.0  # serving-engine host time per prefill, in ttft_s
     host_time_per_sequence_s: float = 0.0  # its host time per running sequence per step
     speculative_tokens: int = 0  # drafted per step
@@ -500,6 +519,7 @@ class ServingPlan:
             "calibrated": self.calibrated, "grouped_kv_reads": self.grouped_kv_reads,
             "attention_dp": self.attention_dp, "moe_dispatch": self.moe_dispatch,
             "attention_dp_balance": self.attention_dp_balance,
+            "first_token_in_decode": self.first_token_in_decode,
             "request_overhead_s": self.request_overhead_s,
             "host_time_per_sequence_s": self.host_time_per_sequence_s,
             "decode_host_s": f(m.decode_host_s), "host_bound": self.host_bound,
@@ -600,6 +620,7 @@ def plan_serving(
     draft: str | Architecture | None = None,
     moe_dispatch: str = "all-to-all",
     attention_dp_balance: bool = False,
+    first_token_in_decode: bool = False,
     catalog: Catalog | None = None,
 ) -> ServingPlan:
     """Plan serving ``model`` on ``n_devices`` of ``hardware``.
@@ -651,6 +672,10 @@ def plan_serving(
         rank's prompts in the same forward passes (TensorRT-LLM's ``enable_balance``); by
         default each rank prefills in passes of its own, which the others wait for (see
         :func:`evaluate_serving`).
+    first_token_in_decode : the engine prefills all but the prompt's last token, which the
+        next decode step runs to emit the first token (LMDeploy's TurboMind up to v0.1; see
+        :func:`evaluate_serving`); default False, as vLLM, SGLang and
+        TensorRT-LLM.
 
     Raises
     ------
@@ -725,7 +750,8 @@ def plan_serving(
         tp=T, pp=P, ep=ep_, n_devices=n_dev, weight_bytes=wbytes, kv_precision=kv_p,
         grouped_kv_reads=grouped_kv_reads, attention_dp=attention_dp,
         speculative_tokens=k_spec, accepted_tokens=tau, draft=drafter,
-        moe_dispatch=moe_dispatch, attention_dp_balance=attention_dp_balance, **consts)
+        moe_dispatch=moe_dispatch, attention_dp_balance=attention_dp_balance,
+        first_token_in_decode=first_token_in_decode, **consts)
     score = m.tpot_s if objective == "latency" else -m.decode_tokens_per_s
     fits = np.asarray(m.fits, dtype=bool)
     if tp is None or pp is None:
@@ -817,7 +843,8 @@ def plan_serving(
         energy_j_per_request=None if energy is None else energy / b,
         reasons=tuple(reasons), calibrated=gemm.calibrated, grouped_kv_reads=grouped_kv_reads,
         attention_dp=attention_dp, moe_dispatch=moe_dispatch,
-        attention_dp_balance=attention_dp_balance, request_overhead_s=overhead,
+        attention_dp_balance=attention_dp_balance,
+        first_token_in_decode=first_token_in_decode, request_overhead_s=overhead,
         host_time_per_sequence_s=host,
         speculative_tokens=k_spec, accepted_tokens=tau,
         draft=draft_name(drafter), at_load=at_load, **load,

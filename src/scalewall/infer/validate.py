@@ -38,6 +38,10 @@ Optional column ``attention_dp_balance`` (0/1): under attention data parallelism
 prefills every rank's prompts in the same forward passes (TensorRT-LLM's
 ``attention_dp_config.enable_balance``); blank, 0: each rank prefills in passes of its own.
 
+Optional column ``first_token_in_decode`` (0/1): the engine prefills all of a prompt but its
+last token and emits the first token from the next decode step (LMDeploy's TurboMind up to
+v0.1); blank, 0.
+
 Optional column ``moe_dispatch`` (``all-to-all`` or ``all-gather``): how a mixture-of-experts
 layer reaches experts on ranks that do not hold the token under attention data parallelism;
 blank, ``all-to-all``.
@@ -114,6 +118,7 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
         pue=_num(row, "pue", rownum), grouped_kv_reads=bool(grouped), catalog=catalog,
         attention_dp=bool(_num(row, "attention_dp", rownum) or 0.0),
         attention_dp_balance=bool(_num(row, "attention_dp_balance", rownum) or 0.0),
+        first_token_in_decode=bool(_num(row, "first_token_in_decode", rownum) or 0.0),
         kv_precision=(row.get("kv_precision") or "").strip() or None,
     )
     dispatch = (row.get("moe_dispatch") or "").strip()

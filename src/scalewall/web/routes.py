@@ -212,7 +212,7 @@ def serve_plan(ctx: Context, req: ServeRequest, hardware: str) -> ServingPlan:
         kv_precision=req.kv_precision, tp=req.tp, pp=req.pp, objective=req.objective,
         region=req.region, pue=req.pue, grouped_kv_reads=req.grouped_kv_reads,
         ep=req.ep, attention_dp=req.attention_dp, attention_dp_balance=req.attention_dp_balance,
-        moe_dispatch=req.moe_dispatch,
+        moe_dispatch=req.moe_dispatch, first_token_in_decode=req.first_token_in_decode,
         request_overhead_s=None if req.request_overhead_ms is None
         else req.request_overhead_ms / 1e3, requests_per_s=req.requests_per_s,
         host_time_per_sequence_s=None if req.host_us_per_sequence is None

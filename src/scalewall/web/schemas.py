@@ -154,6 +154,9 @@ class ServeRequest(_Speculative):
     grouped_kv_reads: bool = Field(
         default=True, description="Decode attention reads each key/value head once per query "
         "group (kernels since 2024); false: once per query head (2023 kernels).")
+    first_token_in_decode: bool = Field(
+        default=False, description="The engine prefills all but the prompt's last token and "
+        "a decode step emits the first token (LMDeploy TurboMind up to v0.1).")
     request_overhead_ms: float | None = Field(
         default=None, ge=0.0, le=10_000.0, description="Serving-engine host time per prefill "
         "[ms]; null: the catalog's (0.9); 0: kernels alone.")
