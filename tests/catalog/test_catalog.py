@@ -87,7 +87,7 @@ def test_published_parameter_counts(cat):
 def test_units_are_si(cat):
     h100 = cat.accelerator("h100-sxm")
     assert h100.peak("bf16") == pytest.approx(989.4e12, rel=0.01)  # dense, not 2:4 sparse
-    assert h100.memory_bytes == 80 * 2**30
+    assert h100.memory_bytes == pytest.approx(81_559 * 2**20, rel=1e-4)  # the driver's MiB
     assert h100.memory_bandwidth_bytes_per_s == pytest.approx(3.35e12)
     assert h100.scale_up_bytes_per_s == pytest.approx(450e9)  # per direction
 
