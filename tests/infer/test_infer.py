@@ -1051,3 +1051,10 @@ def test_turbomind_emits_the_first_token_from_a_decode_step() -> None:
         long = rows[f"lmdeploy010a1-a100-llama-2-{model}-tp1-b1-128-128-ttft"]
         assert long["predicted"] / one["predicted"] == pytest.approx(ratio, rel=0.15)
         assert abs(one["error"]) < 0.15 and abs(long["error"]) < 0.15
+    # the CLI and the web API take it too
+    r = runner.invoke(app, ["infer", "--model", "llama-2-7b", "--hardware", "a100-sxm4-80gb",
+                            "--prompt", "1", "--output", "8", "--first-token-in-decode",
+                            "--request-overhead-ms", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["first_token_in_decode"] is True and d["ttft_s"] == pytest.approx(d["tpot_s"])

@@ -88,6 +88,12 @@ def test_serve_plan_matches_public_api(client: Any) -> None:
     assert bound["host_bound"] is True and bound["host_time_per_sequence_s"] == 40e-6
     assert_allclose(bound["tpot_s"], 4096 * 40e-6, rtol=1e-12)
     assert got["evidence"]["groups"]["decode"]["n"] > 10
+    fed = client.post("/api/serve/plan", json={**body, "first_token_in_decode": True}).json()
+    want_f = plan_serving("llama-3.1-70b", "h200-sxm", n_devices=8, batch=32, prompt=1024,
+                          output=128, first_token_in_decode=True).to_dict()
+    assert fed["first_token_in_decode"] is True
+    assert_allclose(fed["ttft_s"], want_f["ttft_s"], rtol=1e-12)
+    assert fed["ttft_s"] > got["ttft_s"]  # 1,023 tokens and a decode step of the batch
 
 
 def test_serve_plan_speculative_decoding(client: Any) -> None:
