@@ -1043,6 +1043,14 @@ def test_turbomind_emits_the_first_token_from_a_decode_step() -> None:
                        **kw)  # type: ignore[arg-type]
     assert float(fed.metrics.tpot_s) == float(plain.metrics.tpot_s)
     assert float(fed.metrics.cycle_s) < float(plain.metrics.cycle_s)
+    # running sequences stall for the others' prefills, not for the decode step they share
+    many = plan_serving("llama-2-7b", "a100-sxm4-80gb", prompt=128, batch=8, output=128,
+                        first_token_in_decode=True, request_overhead_s=0.0)
+    m = many.metrics
+    stall = float(m.batch_prefill_s) - float(m.tpot_s)
+    assert float(m.cycle_s) == pytest.approx(stall + 128 * float(m.tpot_s), rel=1e-12)
+    assert float(m.itl_s) == pytest.approx((stall * 7 / 8 + 128 * float(m.tpot_s)) / 128,
+                                           rel=1e-12)
     # the rows (3 digits: the ratios are known to about 5%) against a prefill alone, which
     # puts 128 tokens at 1.3x one token
     rows = {r["id"]: r for r in validate_csv(INFER_CSV).rows}

@@ -392,10 +392,10 @@ def evaluate_serving(
     # the cycle's output tokens take ``so`` steps after the prefill either way (the prefill's
     # token and so - 1 steps, counted as so; or so steps, the first emitting the first token)
     first = verify if first_token_in_decode else 0.0
-    batch_prefill = np.where(prefills, many.step_s, 0.0) + passes * overhead
+    stall = np.where(prefills, many.step_s, 0.0) + passes * overhead  # the cycle's prefill
     ttft = np.where(prefills, one.step_s, 0.0) + overhead + first
-    cycle = batch_prefill + so * step
-    batch_prefill = batch_prefill + first
+    batch_prefill = stall + first
+    cycle = stall + so * step
     replica_tps = b * so / cycle
     # per device: kernel time (collectives included), and the tensor-core time of the FLOP
     steps = so / tau
@@ -412,7 +412,7 @@ def evaluate_serving(
         workspace_bytes_per_device=workspace, memory_bytes_per_device=memory,
         capacity_bytes=capacity_bytes, fits=fits, max_batch=max_batch, max_context=max_context,
         ttft_s=ttft, batch_prefill_s=batch_prefill, tpot_s=step, decode_host_s=host,
-        itl_s=(batch_prefill * (b - 1.0) / b + so * step) / so, cycle_s=cycle,
+        itl_s=(stall * (b - 1.0) / b + so * step) / so, cycle_s=cycle,
         decode_tokens_per_s=replica_tps * dp, tokens_per_s_per_device=replica_tps / replica,
         tokens_per_s_per_user=1.0 / step, requests_per_s=b / cycle * dp,
         power_activity=np.clip(activity, 0.0, 1.0),
