@@ -191,7 +191,7 @@ def compare_state_space(
     --------
     >>> c = compare_state_space("llama-3.1-8b", "h100-sxm", context=[256, 1024, 4096, 32768])
     >>> [round(float(r), 1) for r in c.throughput_ratio], c.cheaper_from
-    ([0.6, 1.2, 3.1, 8.5], 1024.0)
+    ([0.6, 1.2, 3.1, 8.4], 1024.0)
     """
     cat = catalog or get_catalog()
     base = cat.model(transformer) if isinstance(transformer, str) else transformer
