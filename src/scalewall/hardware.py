@@ -27,6 +27,7 @@ class Accelerator:
     memory_bandwidth_efficiency: float | None = None  # measured share; default the planner's
     sram_bytes: float = 0.0
     scale_up_bytes_per_s: float = 0.0  # per direction
+    scale_up_efficiency: float | None = None  # measured share of it; default the planner's
     scale_up_domain: int = 1
     scale_out_bytes_per_s: float = 0.0  # per direction
     devices_per_node: int = 1

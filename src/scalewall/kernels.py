@@ -98,7 +98,8 @@ def device_rates(
         n_compute_units=(accelerator.n_compute_units or _DEFAULT_UNITS)
         if accelerator.kind == "gpu" else _DEFAULT_UNITS,
         memory_bandwidth_bytes_per_s=memory_stream_bytes_per_s(accelerator, defaults),
-        scale_up_bytes_per_s=accelerator.scale_up_bytes_per_s * defaults.scale_up_efficiency,
+        scale_up_bytes_per_s=accelerator.scale_up_bytes_per_s
+        * (accelerator.scale_up_efficiency or defaults.scale_up_efficiency),
         scale_up_domain=max(accelerator.scale_up_domain, 1),
         scale_out_bytes_per_s=scale_out * defaults.scale_out_efficiency,
         devices_per_node=accelerator.devices_per_node,

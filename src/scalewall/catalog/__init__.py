@@ -206,6 +206,7 @@ def _accelerator(entry: _Entry, key: str) -> Accelerator:
         memory_bandwidth_efficiency=entry.number("memory_bandwidth_efficiency", high=1.0),
         sram_bytes=sram,
         scale_up_bytes_per_s=entry.number("scale_up_gb_per_s", scale=GB) or 0.0,
+        scale_up_efficiency=entry.number("scale_up_efficiency", high=1.0),
         scale_up_domain=entry.integer("scale_up_domain") or 1,
         scale_out_bytes_per_s=entry.number("scale_out_gb_per_s", scale=GB) or 0.0,
         devices_per_node=entry.integer("devices_per_node") or 1,
