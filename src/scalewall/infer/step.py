@@ -305,8 +305,8 @@ def _tp_comm_s(arch: Architecture, T: FloatArray, tp: FloatArray, ep: FloatArray
     parallelism or with ``ep > tp``, the routed tokens travel to their experts by two
     all-to-alls (dispatch and combine) in place of the MLP's collective (``sent``, from
     :func:`_sends_tokens`; ``moe_dispatch`` ``"all-to-all"``: DeepEP, TensorRT-LLM's NVLink
-    all-to-all), or, under attention data
-    parallelism, the experts take the gathered tokens as the dense MLP does (``"all-gather"``:
+    all-to-all), or, under attention data parallelism, the experts take the gathered tokens as
+    the dense MLP does (``"all-gather"``:
     TensorRT-LLM's attention-DP MoE up to 2025 without multi-node NVLink or DeepEP, its
     ``alltoall_method_type`` ``NotEnabled``; SGLang's ``--enable-dp-attention`` without a
     DeepEP backend; vLLM's ``allgather_reducescatter``)."""

@@ -69,10 +69,10 @@ from typing import Any
 
 import numpy as np
 
-from scalewall._errors import CatalogFileError
+from scalewall._errors import CatalogFileError, InvalidParameter
 from scalewall.arch.model import Architecture
 from scalewall.catalog import Catalog
-from scalewall.infer.plan import MOE_DISPATCH, plan_serving
+from scalewall.infer.plan import check_moe_dispatch, plan_serving
 
 __all__ = ["offline_tokens_per_s", "predict_infer_row", "serving_inputs"]
 
@@ -123,11 +123,10 @@ def serving_inputs(row: dict[str, str], catalog: Catalog, rownum: str
     )
     dispatch = (row.get("moe_dispatch") or "").strip()
     if dispatch:
-        if dispatch not in MOE_DISPATCH:
-            raise CatalogFileError(
-                f"row {rownum}: column 'moe_dispatch' must be one of {', '.join(MOE_DISPATCH)}, "
-                f"got {dispatch!r}")
-        kwargs["moe_dispatch"] = dispatch
+        try:
+            kwargs["moe_dispatch"] = check_moe_dispatch(dispatch)
+        except InvalidParameter as exc:
+            raise CatalogFileError(f"row {rownum}: column {exc}") from None
     spec = _num(row, "speculative_tokens", rownum, integer=True)
     accepted = _num(row, "accepted_tokens", rownum)
     if metric == "speculative_speedup" and (not spec or accepted is None):
