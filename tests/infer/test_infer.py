@@ -111,12 +111,11 @@ def test_neuroncore_v2_decode_against_its_dma_engines() -> None:
 
 
 def test_all_decode_rows_at_the_10_percent_target() -> None:
-    """Issue 8's decode target: dense models 6.4% over the 121 rows at 16- and 8-bit weights
-    (Neuron and MI300X included) and 6.9% with the 42 NVFP4 rows (+10.5%, see below); with
-    the 110 TensorRT-LLM mixture-of-experts rows, the 2 MLPerf Mixtral rows and the 407
-    DeepSeek-R1 rows (see their tests) the pooled group is at 11.6% over 683: the target is
-    missed. The bounds keep each figure
-    from drifting further."""
+    """Issue 8's decode target: dense models 6.3% over the 122 rows at 16- and 8-bit weights
+    (Neuron, MI300X and Gaudi 2 included) and 7.0% with the 42 NVFP4 rows (+10.5%, see
+    below); with the 110 TensorRT-LLM mixture-of-experts rows, the 2 MLPerf Mixtral rows and
+    the 407 DeepSeek-R1 rows (see their tests) the pooled group is at 11.6% over 684: the
+    target is missed. The bounds keep each figure from drifting further."""
     moe = _moe_rows()
     rows = [r for r in validate_csv(INFER_CSV).rows
             if r["metric"] in ("tpot_s", "decode_tokens_per_s") and r["error"] is not None]
@@ -705,10 +704,13 @@ def test_mlperf_llama2_70b_offline_rows() -> None:
     same 8 x H100 system ran 24,134 tokens/s in v4.1 and 31,307 in v5.0: software moved it
     30%, so one row can be 25% off; the median of the four holds 15%."""
     rows = [r for r in validate_csv(INFER_CSV).rows if r["id"].startswith("mlperf")]
-    err = np.array([r["error"] for r in rows if "llama2" in r["id"]
-                    and not _is_fp4(r["id"]) and "mi300x" not in r["id"]])
+    err = np.array([r["error"] for r in rows if "llama2" in r["id"] and not _is_fp4(r["id"])
+                    and "mi300x" not in r["id"] and "gaudi2" not in r["id"]])
     assert len(err) == 4
     assert np.median(np.abs(err)) <= 0.15 and np.max(np.abs(err)) <= 0.25
+    # Intel's 8 x Gaudi 2 (v4.0, TGI-Gaudi, FP8 weights, 16-bit cache): +13%
+    gaudi = [r["error"] for r in rows if "gaudi2" in r["id"]]
+    assert len(gaudi) == 1 and abs(gaudi[0]) <= 0.20
     # the same harness's Mixtral 8x7B (FP8, TP 1 per GPU): +35% and +40% fast, the gap
     # INFER_SOURCES.md documents (TensorRT-LLM's 2024 FP8 expert GEMMs on Hopper); the bound
     # keeps it from widening
