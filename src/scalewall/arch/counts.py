@@ -132,9 +132,8 @@ def param_breakdown(arch: Architecture) -> ParamBreakdown:
     attention += arch.n_ssm_layers * _ssm_params_per_layer(arch)
     norm_size = 2 * h if arch.norm == "layernorm" else h
     norms_per_layer = 1 if arch.parallel_block else 2
+    # (MLA's q/kv low-rank norms are counted with the attention weights)
     norms = (arch.n_layers * norms_per_layer + 1) * norm_size
-    if arch.is_mla:
-        norms += 0  # the q/kv low-rank norms are counted with the attention weights
     if arch.is_moe:
         expert = _mlp_params(arch, arch.expert_ffn_size)
         n_moe = arch.n_moe_layers
