@@ -32,6 +32,7 @@ def main() -> None:
     parser.parse_args()
     from scalewall.catalog import get_catalog
     from scalewall.infer.plan import serving_rates
+    from scalewall.infer.step import routed_experts
     from scalewall.kernels import split_k_matmul_time_s
 
     with open(REFERENCE) as f:
@@ -40,8 +41,9 @@ def main() -> None:
     rates, _ = serving_rates(cat.accelerator("h200-sxm"), cat, precision="bf16")
     tokens = np.array([float(r["m"]) for r in rows])
     measured = np.array([float(r["tuned_us"]) for r in rows]) * 1e-6
-    touched = E * (1.0 - (1.0 - TOP / E) ** tokens)
-    per_expert = tokens * TOP / touched
+    # the routing of a serving step; only the expert count and top-k matter to it
+    routing = cat.model("qwen3-30b-a3b").replace(n_experts=E, n_active_experts=TOP)
+    touched, per_expert = routed_experts(routing, tokens)
     up = split_k_matmul_time_s(per_expert, 2.0 * N, K, rates, operand_bytes=2.0, groups=touched)
     down = split_k_matmul_time_s(per_expert, K, N, rates, operand_bytes=2.0, groups=touched)
     predicted = up + down

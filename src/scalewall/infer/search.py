@@ -156,7 +156,6 @@ def search_serving(
             m = _evaluate(arch, accel, gemm, attn, cat, T, P, B, prompt, output, precision, A,
                           spec, drafter, attention_dp_balance)
             n_cand += T.size
-
             fits = np.asarray(m.fits, dtype=bool)
             tpot = np.asarray(m.itl_s)
             # replicas: from the fewest that carry the traffic below saturation up to 4x

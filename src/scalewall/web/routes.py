@@ -28,7 +28,7 @@ from scalewall.infer import ServingPlan, plan_serving, search_serving
 from scalewall.infer.operators import plan_operators
 from scalewall.train.layout import Layout
 from scalewall.train.plan import TrainingPlan
-from scalewall.validate import read_shipped_rows, validate_rows
+from scalewall.validate import REQUIRED_COLUMNS, read_shipped_rows, validate_rows
 from scalewall.web._json import dumps
 from scalewall.web.errors import CapExceeded
 from scalewall.web.limits import Limits
@@ -262,6 +262,25 @@ def serve_hybrid(ctx: Context, req: ServeHybridRequest) -> dict[str, Any]:
         catalog=ctx.catalog).to_dict()
 
 
+def _csv_rows(text: str, cap: int) -> list[dict[str, str]]:
+    """The rows of an uploaded validation CSV; a malformed file is the user's error."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict[str, str]] = []
+    try:
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CatalogFileError(f"csv: missing columns {missing}")
+        for row in reader:
+            if len(rows) == cap:
+                raise CapExceeded("csv", "max_validation_rows", cap, len(rows) + 1,
+                                  "the number of rows")
+            rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()
+                         if isinstance(k, str)})
+    except csv.Error as exc:
+        raise CatalogFileError(f"csv: not readable as CSV ({exc})") from None
+    return rows
+
+
 def build_router(ctx: Context) -> APIRouter:
     """The ``/api`` endpoints bound to ``ctx``."""
     router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -355,25 +374,6 @@ def build_router(ctx: Context) -> APIRouter:
                 catalog=cat, **req.speculative(),
             ).to_dict()
         return ctx.answer("serve-search:" + req.model_dump_json(), run)
-
-    def _csv_rows(text: str, cap: int) -> list[dict[str, str]]:
-        """The rows of an uploaded validation CSV; a malformed file is the user's error."""
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        rows: list[dict[str, str]] = []
-        try:
-            missing = [c for c in ("id", "task", "metric", "value")
-                       if c not in (reader.fieldnames or [])]
-            if missing:
-                raise CatalogFileError(f"csv: missing columns {missing}")
-            for row in reader:
-                if len(rows) == cap:
-                    raise CapExceeded("csv", "max_validation_rows", cap, len(rows) + 1,
-                                      "the number of rows")
-                rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()
-                             if isinstance(k, str)})
-        except csv.Error as exc:
-            raise CatalogFileError(f"csv: not readable as CSV ({exc})") from None
-        return rows
 
     @router.post("/validate", tags=["validate"], responses=_OBJECT)
     def validate(req: ValidateRequest) -> Response:
